@@ -1,0 +1,2 @@
+//! spikewatch binary
+fn main() {}
