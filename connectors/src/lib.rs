@@ -1,1 +1,28 @@
-pub fn placeholder() {}
+//! Sources that turn the outside world into `snn_engine::Sample`s: MQTT ingestion, payload decoders, CSV replay and the plant simulator.
+//!
+//! Connectors know nothing about spiking networks, storage or HTTP. They take typed config,
+//! hand [`ingest::Ingest`] items to a bounded channel (awaiting the send is the backpressure),
+//! keep plain atomic counters ([`mqtt::SourceStats`]) that the server turns into metrics, and
+//! never install a logger or a metrics registry.
+//!
+//! Architecture invariant: payload decoding ([`json`], [`topic`], [`replay`] parsers) is sans-I/O
+//! and unit-tested; only [`mqtt`], [`simulator::publish_simulation`] and
+//! [`embedded_broker`] touch the network.
+
+pub mod backoff;
+pub mod embedded_broker;
+pub mod ingest;
+pub mod json;
+pub mod mqtt;
+pub mod replay;
+pub mod rng;
+pub mod simulator;
+pub mod topic;
+
+pub use embedded_broker::{BrokerError, EmbeddedBroker, start_embedded_broker};
+pub use ingest::{Ingest, RejectReason, Rejection};
+pub use json::{DecodeError, decode_json, encode_json};
+pub use mqtt::{MqttConfig, MqttError, SourceStats, run_mqtt_source};
+pub use replay::{Replay, ReplayError, read_csv};
+pub use simulator::{FaultSpec, PlantSimulator, SimConfig, publish_simulation};
+pub use topic::{TopicError, TopicPattern};

@@ -1,2 +1,138 @@
-//! spikewatch binary
-fn main() {}
+//! The `spikewatch` binary: command line, logging and signal handling around the server's parts.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use connectors::mqtt::MqttConfig;
+use spikewatch::config::Config;
+use spikewatch::{demo, replay, runtime};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio::sync::watch;
+
+/// spikewatch watches machines: it learns each asset's normal vibration, current and temperature with a
+/// spiking neural network and raises an explained alert when the machine departs from it.
+#[derive(Debug, Parser)]
+#[command(name = "spikewatch", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Try it with nothing installed: an embedded MQTT broker, a simulated plant with one failing pump,
+    /// SQLite and a Parquet archive under --data-dir, and the dashboard on --http.
+    Demo(demo::DemoArgs),
+    /// Run in production: an external MQTT broker, Postgres (or SQLite), settings from --config and
+    /// SPIKEWATCH__SECTION__KEY environment variables.
+    Serve {
+        /// TOML configuration file (see config/spikewatch.example.toml); without it, defaults and environment.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Run a recording (.csv in NAB or SKAB layout, or a .parquet window file) through the model and print
+    /// every alert.
+    Replay {
+        file: PathBuf,
+        /// Asset name for the recording (default: the file name for CSV, the file's own names for Parquet).
+        #[arg(long)]
+        asset: Option<String>,
+        /// Take the [model] section and seed from this configuration file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Publish the simulated plant to an existing MQTT broker, to try a deployment end to end.
+    Simulate {
+        /// Broker URL, e.g. mqtt://127.0.0.1:1883.
+        #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+        broker: String,
+        /// Topic prefix; messages go to <prefix>/<asset>/<channel>.
+        #[arg(long, default_value = demo::TOPIC_PREFIX)]
+        topic_prefix: String,
+        /// Stop after this many simulated seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        duration_s: Option<f64>,
+        #[command(flatten)]
+        sim: demo::SimulationArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rumqttd=warn,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Replay { file, asset, config } = &cli.command {
+        return replay_command(file, asset.as_deref(), config.as_deref());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = shutdown_on_signal();
+        match cli.command {
+            Command::Demo(args) => demo::run_demo(args, shutdown).await,
+            Command::Serve { config } => runtime::serve(Config::load(config.as_deref())?, shutdown, |_| {}).await,
+            Command::Simulate { broker, topic_prefix, duration_s, sim } => {
+                let mqtt = MqttConfig { url: broker, client_id: "spikewatch-simulator".into(), ..MqttConfig::default() };
+                mqtt.validate()?;
+                let published =
+                    connectors::simulator::publish_simulation(sim.simulator()?, mqtt, topic_prefix, sim.time_scale, duration_s, shutdown)
+                        .await?;
+                println!("published {published} messages");
+                Ok(())
+            }
+            Command::Replay { .. } => unreachable!("handled above"),
+        }
+    })
+}
+
+fn replay_command(file: &std::path::Path, asset: Option<&str>, config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let config = Config::load(config)?;
+    let (samples, bad_rows) = replay::load(file, asset)?;
+    anyhow::ensure!(!samples.is_empty(), "`{}` holds no readings", file.display());
+    let mut stdout = std::io::stdout().lock();
+    let summary = replay::run(&samples, &config.model, config.pipeline.seed, &mut stdout)?;
+    println!(
+        "{} readings, {} alerts raised, {} readings dropped by the model, {} unreadable rows",
+        summary.readings, summary.alerts_raised, summary.dropped, bad_rows
+    );
+    Ok(())
+}
+
+/// A channel that turns true on Ctrl-C or SIGTERM.
+fn shutdown_on_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate => {}
+        }
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    rx
+}

@@ -1,0 +1,365 @@
+//! MQTT ingestion: typed config, connection options (TCP or rustls TLS) and the source loop in `mqtt/source.rs`.
+
+mod source;
+
+pub use source::{decode_publish, run_mqtt_source};
+pub(crate) use source::{jitter_seed, shutdown_requested};
+
+use crate::topic::{TopicError, TopicPattern};
+use rumqttc::{MqttOptions, QoS, TlsConfiguration, Transport};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+use thiserror::Error;
+
+/// rumqttc's own packet limit. Kept far above `max_payload_bytes` so that a too-big message
+/// reaches us and is rejected as `Oversized` and acknowledged, instead of rumqttc dropping the
+/// connection and the broker redelivering the same message forever.
+const MIN_TRANSPORT_PACKET_BYTES: usize = 16 * 1024 * 1024;
+
+/// Errors of the MQTT connectors. Only configuration problems are returned from the run
+/// functions; connection problems are retried with backoff.
+#[derive(Debug, Error)]
+pub enum MqttError {
+    /// The broker URL could not be understood.
+    #[error("invalid mqtt url `{url}`: {why}")]
+    InvalidUrl { url: String, why: String },
+    /// A topic pattern was refused.
+    #[error("invalid mqtt topic pattern")]
+    Topic(#[from] TopicError),
+    /// Another setting is out of range.
+    #[error("invalid mqtt config: {0}")]
+    InvalidConfig(String),
+    /// The CA file could not be read.
+    #[error("failed to read ca file `{path}`")]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CA file has no usable certificate.
+    #[error("invalid ca file `{path}`: {why}")]
+    CaInvalid { path: PathBuf, why: String },
+}
+
+/// How to reach the broker and what to subscribe to.
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// `mqtt://host:port` (or `tcp://`) for plain TCP, `mqtts://host:port` (or `ssl://`) for TLS.
+    pub url: String,
+    /// MQTT client id; must be unique per broker, and stable for a persistent session.
+    pub client_id: String,
+    /// Optional username.
+    pub username: Option<String>,
+    /// Optional password (never printed by `Debug`).
+    pub password: Option<String>,
+    /// PEM CA bundle used as the only trust root for `mqtts://`. Required for TLS: point it at
+    /// the system bundle (e.g. `/etc/ssl/certs/ca-certificates.crt`) for a publicly signed broker.
+    pub ca_file: Option<PathBuf>,
+    /// Topic patterns such as `plant/{asset}/{channel}`.
+    pub topics: Vec<String>,
+    /// Subscription QoS, 0 or 1.
+    pub qos: u8,
+    /// `false` keeps a persistent session so QoS 1 messages published while we restart are kept.
+    pub clean_session: bool,
+    /// MQTT keep-alive in seconds (0 disables it, otherwise at least 1).
+    pub keep_alive_s: u64,
+    /// Larger payloads are rejected as `Oversized`.
+    pub max_payload_bytes: usize,
+    /// First reconnect delay.
+    pub reconnect_min_ms: u64,
+    /// Reconnect delay cap.
+    pub reconnect_max_ms: u64,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            url: "mqtt://127.0.0.1:1883".into(),
+            client_id: "spikewatch".into(),
+            username: None,
+            password: None,
+            ca_file: None,
+            topics: vec!["plant/{asset}/{channel}".into()],
+            qos: 1,
+            clean_session: false,
+            keep_alive_s: 30,
+            max_payload_bytes: 1024 * 1024,
+            reconnect_min_ms: 500,
+            reconnect_max_ms: 30_000,
+        }
+    }
+}
+
+impl fmt::Debug for MqttConfig {
+    // Hand-written so the password never lands in a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MqttConfig")
+            .field("url", &self.url)
+            .field("client_id", &self.client_id)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ca_file", &self.ca_file)
+            .field("topics", &self.topics)
+            .field("qos", &self.qos)
+            .field("clean_session", &self.clean_session)
+            .field("keep_alive_s", &self.keep_alive_s)
+            .field("max_payload_bytes", &self.max_payload_bytes)
+            .field("reconnect_min_ms", &self.reconnect_min_ms)
+            .field("reconnect_max_ms", &self.reconnect_max_ms)
+            .finish()
+    }
+}
+
+/// A parsed broker address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    /// Host name or IP (IPv6 without brackets).
+    pub host: String,
+    /// TCP port (default 1883, or 8883 for TLS).
+    pub port: u16,
+    /// Whether to use TLS.
+    pub tls: bool,
+}
+
+impl BrokerUrl {
+    /// Parses `mqtt://`, `tcp://`, `mqtts://` or `ssl://` URLs with an optional port.
+    pub fn parse(url: &str) -> Result<Self, MqttError> {
+        let bad = |why: &str| MqttError::InvalidUrl { url: url.to_owned(), why: why.to_owned() };
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("expected scheme://host[:port]"))?;
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "mqtt" | "tcp" => false,
+            "mqtts" | "ssl" => true,
+            _ => return Err(bad("scheme must be mqtt, tcp, mqtts or ssl")),
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.contains('@') {
+            return Err(bad("credentials in the url are not supported, use `username` and `password`"));
+        }
+        if authority.contains(['/', '?', '#']) {
+            return Err(bad("paths and query strings are not supported"));
+        }
+        let default_port = if tls { 8883 } else { 1883 };
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or_else(|| bad("unclosed `[` in ipv6 host"))?;
+            match after {
+                "" => (host, None),
+                _ => (host, Some(after.strip_prefix(':').ok_or_else(|| bad("expected `:port` after `]`"))?)),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("missing host"));
+        }
+        let port = match port {
+            None => default_port,
+            Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| bad("port must be 1-65535"))?,
+        };
+        Ok(BrokerUrl { host: host.to_owned(), port, tls })
+    }
+}
+
+impl MqttConfig {
+    /// Checks every field; the run functions call it first.
+    pub fn validate(&self) -> Result<(), MqttError> {
+        let url = BrokerUrl::parse(&self.url)?;
+        let invalid = |m: String| Err(MqttError::InvalidConfig(m));
+        if url.tls && self.ca_file.is_none() {
+            return invalid(format!("`ca_file` is required for the tls url `{}`", self.url));
+        }
+        if self.client_id.is_empty() && !self.clean_session {
+            return invalid("an empty `client_id` needs `clean_session = true`".into());
+        }
+        if self.password.is_some() && self.username.is_none() {
+            return invalid("`password` is set without `username`".into());
+        }
+        if self.topics.is_empty() {
+            return invalid("`topics` is empty".into());
+        }
+        self.patterns()?;
+        if self.qos > 1 {
+            return invalid(format!("`qos` must be 0 or 1, got {}", self.qos));
+        }
+        if self.max_payload_bytes == 0 {
+            return invalid("`max_payload_bytes` must be positive".into());
+        }
+        if self.reconnect_min_ms == 0 || self.reconnect_min_ms > self.reconnect_max_ms {
+            return invalid(format!(
+                "need 0 < `reconnect_min_ms` ({}) <= `reconnect_max_ms` ({})",
+                self.reconnect_min_ms, self.reconnect_max_ms
+            ));
+        }
+        if self.keep_alive_s > u64::from(u16::MAX) {
+            return invalid(format!("`keep_alive_s` must be at most 65535, got {}", self.keep_alive_s));
+        }
+        Ok(())
+    }
+
+    /// The parsed topic patterns, in configured order.
+    pub fn patterns(&self) -> Result<Vec<TopicPattern>, MqttError> {
+        Ok(self.topics.iter().map(|t| TopicPattern::parse(t)).collect::<Result<_, _>>()?)
+    }
+
+    /// The subscription QoS.
+    pub fn qos(&self) -> QoS {
+        if self.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce }
+    }
+
+    /// rumqttc options for this config (TCP or TLS transport, credentials, session, limits).
+    /// Reads the CA file, so errors here are configuration errors.
+    pub fn mqtt_options(&self) -> Result<MqttOptions, MqttError> {
+        self.validate()?;
+        let url = BrokerUrl::parse(&self.url)?;
+        let mut opts = MqttOptions::new(self.client_id.clone(), url.host.clone(), url.port);
+        opts.set_keep_alive(Duration::from_secs(self.keep_alive_s.max(1)));
+        if self.keep_alive_s == 0 {
+            opts.set_keep_alive(Duration::ZERO);
+        }
+        opts.set_clean_session(self.clean_session);
+        let packet_limit = self.max_payload_bytes.saturating_mul(8).max(MIN_TRANSPORT_PACKET_BYTES);
+        opts.set_max_packet_size(packet_limit, packet_limit);
+        if let Some(user) = &self.username {
+            opts.set_credentials(user.clone(), self.password.clone().unwrap_or_default());
+        }
+        if url.tls {
+            let ca = self.ca_file.as_ref().expect("validate() requires ca_file for tls");
+            opts.set_transport(Transport::tls_with_config(tls_config(ca)?));
+        }
+        Ok(opts)
+    }
+}
+
+/// A rustls client config trusting only the CAs in `ca_path`, using the ring provider.
+fn tls_config(ca_path: &PathBuf) -> Result<TlsConfiguration, MqttError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    // The workspace builds rustls without a default provider (aws-lc-sys is slow to build);
+    // whoever installs first wins, and a second install is harmless, so the error is ignored.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pem = std::fs::read(ca_path).map_err(|source| MqttError::CaFile { path: ca_path.clone(), source })?;
+    let invalid = |why: String| MqttError::CaInvalid { path: ca_path.clone(), why };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| invalid(format!("bad pem: {e}")))?;
+        roots.add(cert).map_err(|e| invalid(format!("unusable certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid("no certificate found".into()));
+    }
+    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    Ok(TlsConfiguration::Rustls(Arc::new(config)))
+}
+
+/// Counters the server turns into metrics (plain atomics).
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    /// Publishes received (including rejected ones).
+    pub messages_received: AtomicU64,
+    /// Payload bytes received.
+    pub bytes_received: AtomicU64,
+    /// Successful connections (ConnAck received).
+    pub connections: AtomicU64,
+    /// Failed connection attempts and dropped connections.
+    pub connection_errors: AtomicU64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_match_the_documented_values() {
+        let c = MqttConfig::default();
+        c.validate().unwrap();
+        assert_eq!(c.url, "mqtt://127.0.0.1:1883");
+        assert_eq!(c.qos, 1);
+        assert!(!c.clean_session);
+        assert_eq!(c.max_payload_bytes, 1 << 20);
+        assert_eq!((c.reconnect_min_ms, c.reconnect_max_ms), (500, 30_000));
+        let opts = c.mqtt_options().unwrap();
+        assert_eq!(opts.broker_address(), ("127.0.0.1".to_owned(), 1883));
+        assert!(!opts.clean_session());
+    }
+
+    #[test]
+    fn config_deserialises_with_defaults_and_refuses_unknown_fields() {
+        let c: MqttConfig = serde_json::from_str(r#"{"url": "mqtt://broker:1999", "qos": 0}"#).unwrap();
+        assert_eq!(c.url, "mqtt://broker:1999");
+        assert_eq!(c.qos, 0);
+        assert_eq!(c.topics, vec!["plant/{asset}/{channel}".to_owned()]);
+        assert!(serde_json::from_str::<MqttConfig>(r#"{"uri": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn urls_parse_with_default_ports() {
+        let u = BrokerUrl::parse("mqtt://localhost").unwrap();
+        assert_eq!(u, BrokerUrl { host: "localhost".into(), port: 1883, tls: false });
+        let u = BrokerUrl::parse("mqtts://broker.example:8884/").unwrap();
+        assert_eq!(u, BrokerUrl { host: "broker.example".into(), port: 8884, tls: true });
+        assert_eq!(BrokerUrl::parse("ssl://h").unwrap().port, 8883);
+        assert_eq!(BrokerUrl::parse("tcp://[::1]:1884").unwrap().host, "::1");
+        for bad in
+            ["localhost:1883", "http://h", "mqtt://", "mqtt://h:0", "mqtt://h:99999", "mqtt://u:p@h", "mqtt://h/x"]
+        {
+            assert!(matches!(BrokerUrl::parse(bad), Err(MqttError::InvalidUrl { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_configs_are_refused() {
+        let ok = MqttConfig::default();
+        let cases = [
+            MqttConfig { qos: 2, ..ok.clone() },
+            MqttConfig { topics: vec![], ..ok.clone() },
+            MqttConfig { topics: vec!["plant/{asset}".into()], ..ok.clone() },
+            MqttConfig { reconnect_min_ms: 5000, reconnect_max_ms: 100, ..ok.clone() },
+            MqttConfig { max_payload_bytes: 0, ..ok.clone() },
+            MqttConfig { url: "mqtts://h".into(), ..ok.clone() },
+            MqttConfig { password: Some("x".into()), ..ok.clone() },
+            MqttConfig { url: "nope".into(), ..ok.clone() },
+        ];
+        for c in cases {
+            assert!(c.validate().is_err(), "{c:?}");
+        }
+        let missing_ca =
+            MqttConfig { url: "mqtts://h".into(), ca_file: Some("/nonexistent/ca.pem".into()), ..ok.clone() };
+        let err = missing_ca.mqtt_options().unwrap_err();
+        assert_eq!(err.to_string(), "failed to read ca file `/nonexistent/ca.pem`");
+    }
+
+    #[test]
+    fn tls_options_load_a_pem_ca_and_reject_garbage() {
+        let dir = std::env::temp_dir().join(format!("spikewatch-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        let c = MqttConfig { url: "mqtts://h".into(), ca_file: Some(garbage), ..MqttConfig::default() };
+        assert!(matches!(c.mqtt_options(), Err(MqttError::CaInvalid { .. })));
+        // A system bundle, when the machine has one, is a valid CA file.
+        let system = PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
+        if system.exists() {
+            let c = MqttConfig { url: "mqtts://h".into(), ca_file: Some(system), ..MqttConfig::default() };
+            let opts = c.mqtt_options().unwrap();
+            assert!(matches!(opts.transport(), Transport::Tls(_)));
+        } else {
+            println!("skipped: no system ca bundle to load");
+        }
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn debug_redacts_the_password() {
+        let c = MqttConfig { username: Some("u".into()), password: Some("hunter2".into()), ..MqttConfig::default() };
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2") && s.contains("<redacted>"), "{s}");
+    }
+}

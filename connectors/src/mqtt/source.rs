@@ -1,0 +1,279 @@
+//! The MQTT source loop: connect, subscribe, decode every publish into `Ingest` items, ack after hand-off, reconnect forever.
+
+use super::{MqttConfig, MqttError, SourceStats};
+use crate::backoff::Backoff;
+use crate::ingest::{Ingest, RejectReason, Rejection};
+use crate::json::decode_json;
+use crate::topic::TopicPattern;
+use rumqttc::{AsyncClient, Event, Packet, Publish, SubscribeFilter, SubscribeReasonCode};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, trace, warn};
+
+/// Publishes read from the network but not yet decoded. Small on purpose: when the pipeline
+/// is slow this fills, the event loop stops reading the socket, and TCP (QoS 0) or the broker's
+/// inflight window (QoS 1) pushes back on publishers.
+const PUBLISH_QUEUE: usize = 64;
+
+/// Capacity of rumqttc's request channel (acks, subscribes). It must exceed the number of
+/// unacknowledged publishes the broker may have in flight to us, or the decoder task could
+/// block on an ack while the event loop blocks on the full publish queue.
+const REQUEST_CHANNEL: usize = 4096;
+
+/// Connects, subscribes to every pattern's filter at the configured QoS, decodes each publish
+/// and sends [`Ingest`] items to `tx` (bounded: awaiting the send is the backpressure). With QoS 1
+/// it uses manual acks and acknowledges a publish only after all its items were handed to `tx`,
+/// so a crash between receipt and hand-off makes the broker redeliver (at-least-once: the
+/// server may see a duplicate after a reconnect). Reconnects with capped exponential backoff and
+/// jitter forever, resubscribing after each reconnect.
+///
+/// Returns `Ok(())` when `shutdown` becomes true (or its sender is dropped) or when the receiver
+/// of `tx` is dropped; `Err` only for configuration errors (bad URL, unreadable CA file).
+pub async fn run_mqtt_source(
+    config: MqttConfig,
+    tx: mpsc::Sender<Ingest>,
+    stats: Arc<SourceStats>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), MqttError> {
+    let mut options = config.mqtt_options()?;
+    let patterns = config.patterns()?;
+    // Manual acks are a no-op for QoS 0 deliveries, so they can always be on.
+    options.set_manual_acks(true);
+    let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CHANNEL);
+    let filters: Vec<SubscribeFilter> =
+        patterns.iter().map(|p| SubscribeFilter::new(p.filter(), config.qos())).collect();
+
+    // The decoder runs in its own task so that the event loop keeps being polled (pings, acks,
+    // reconnects) while a send to the pipeline waits.
+    let (publish_tx, publish_rx) = mpsc::channel::<Publish>(PUBLISH_QUEUE);
+    // A clone only to notice when the pipeline goes away while no messages arrive.
+    let pipeline = tx.clone();
+    let decoder = tokio::spawn(decode_and_forward(publish_rx, tx, client.clone(), patterns, config.max_payload_bytes));
+
+    let mut backoff = Backoff::new(
+        Duration::from_millis(config.reconnect_min_ms),
+        Duration::from_millis(config.reconnect_max_ms),
+        jitter_seed(&config.client_id),
+    );
+    info!(url = %config.url, client_id = %config.client_id, topics = ?config.topics, "starting mqtt source");
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = shutdown_requested(&mut shutdown) => break,
+            () = pipeline.closed() => {
+                info!("pipeline closed, stopping mqtt source");
+                break;
+            }
+            event = eventloop.poll() => event,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                stats.connections.fetch_add(1, Ordering::Relaxed);
+                backoff.reset();
+                info!(url = %config.url, session_present = ack.session_present, "connected to mqtt broker");
+                // Always resubscribe: the broker may have lost the session, or the configured
+                // topics may have changed since the session was created.
+                if let Err(e) = client.try_subscribe_many(filters.clone()) {
+                    warn!(error = %e, "failed to queue mqtt subscriptions");
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                for (code, filter) in ack.return_codes.iter().zip(&filters) {
+                    match code {
+                        SubscribeReasonCode::Failure => {
+                            warn!(filter = %filter.path, "failed to subscribe to `{}`", filter.path)
+                        }
+                        SubscribeReasonCode::Success(qos) => debug!(filter = %filter.path, ?qos, "subscribed"),
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                stats.messages_received.fetch_add(1, Ordering::Relaxed);
+                stats.bytes_received.fetch_add(publish.payload.len() as u64, Ordering::Relaxed);
+                trace!(topic = %publish.topic, bytes = publish.payload.len(), "publish received");
+                let sent = tokio::select! {
+                    biased;
+                    () = shutdown_requested(&mut shutdown) => break,
+                    sent = publish_tx.send(publish) => sent,
+                };
+                if sent.is_err() {
+                    info!("pipeline closed, stopping mqtt source");
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                stats.connection_errors.fetch_add(1, Ordering::Relaxed);
+                let delay = backoff.next_delay();
+                warn!(url = %config.url, %error, delay_ms = delay.as_millis() as u64, "mqtt connection failed, retrying");
+                tokio::select! {
+                    biased;
+                    () = shutdown_requested(&mut shutdown) => break,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+    // Items already handed over stay handed over; publishes not yet acknowledged are
+    // redelivered by the broker to the next session, so dropping the decoder loses nothing.
+    decoder.abort();
+    disconnect(&client, &mut eventloop).await;
+    info!(url = %config.url, "mqtt source stopped");
+    Ok(())
+}
+
+/// Sends DISCONNECT and polls briefly so it reaches the broker; a clean disconnect keeps the
+/// persistent session without triggering the broker's "client vanished" handling.
+async fn disconnect(client: &AsyncClient, eventloop: &mut rumqttc::EventLoop) {
+    if client.try_disconnect().is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+}
+
+async fn decode_and_forward(
+    mut publishes: mpsc::Receiver<Publish>,
+    tx: mpsc::Sender<Ingest>,
+    client: AsyncClient,
+    patterns: Vec<TopicPattern>,
+    max_payload_bytes: usize,
+) {
+    while let Some(publish) = publishes.recv().await {
+        for item in decode_publish(&patterns, &publish.topic, &publish.payload, max_payload_bytes) {
+            if tx.send(item).await.is_err() {
+                return;
+            }
+        }
+        // Rejections are acknowledged too: redelivering a malformed message cannot fix it.
+        if let Err(e) = client.ack(&publish).await {
+            debug!(error = %e, "mqtt client closed before ack");
+            return;
+        }
+    }
+}
+
+/// Turns one publish into what the pipeline receives: the samples it carries, or one
+/// rejection saying why it carries none (sans-I/O).
+pub fn decode_publish(patterns: &[TopicPattern], topic: &str, payload: &[u8], max_payload_bytes: usize) -> Vec<Ingest> {
+    let reject = |reason, detail: String| vec![Ingest::Rejected(Rejection::new(reason, topic, detail))];
+    if payload.len() > max_payload_bytes {
+        return reject(
+            RejectReason::Oversized,
+            format!("payload of {} bytes exceeds `max_payload_bytes` = {max_payload_bytes}", payload.len()),
+        );
+    }
+    let Some((asset, channel)) = patterns.iter().find_map(|p| p.extract(topic)) else {
+        return reject(RejectReason::UnknownTopic, "topic matches no configured pattern".into());
+    };
+    match decode_json(&asset, &channel, payload) {
+        Ok(samples) => samples.into_iter().map(Ingest::Sample).collect(),
+        Err(e) => reject(e.reason(), e.to_string()),
+    }
+}
+
+/// Resolves when shutdown is requested: the flag is true, or its sender was dropped (the owner
+/// went away, so nobody could ever request shutdown again).
+pub(crate) async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow_and_update() {
+            return;
+        }
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Jitter only has to differ between clients and restarts, not be unpredictable.
+pub(crate) fn jitter_seed(client_id: &str) -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    client_id.bytes().fold(nanos ^ u64::from(std::process::id()), |h, b| h.rotate_left(5) ^ u64::from(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snn_engine::Reading;
+
+    fn patterns() -> Vec<TopicPattern> {
+        vec![
+            TopicPattern::parse("plant/{asset}/{channel}").unwrap(),
+            TopicPattern::parse("site/{asset}/s/{channel}").unwrap(),
+        ]
+    }
+
+    fn reason(items: &[Ingest]) -> Option<RejectReason> {
+        match items {
+            [Ingest::Rejected(r)] => Some(r.reason),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn publish_becomes_samples_or_one_rejection() {
+        let p = patterns();
+        let items = decode_publish(&p, "site/m1/s/temp", br#"[{"t":1,"value":1},{"t":2,"value":2}]"#, 1024);
+        assert_eq!(items.len(), 2);
+        match &items[1] {
+            Ingest::Sample(s) => {
+                assert_eq!((s.asset.as_str(), s.channel.as_str()), ("m1", "temp"));
+                assert_eq!(s.reading, Reading::Scalar(2.0));
+            }
+            other => panic!("expected a sample, got {other:?}"),
+        }
+        assert_eq!(
+            reason(&decode_publish(&p, "other/m1/temp", br#"{"t":1,"value":1}"#, 1024)),
+            Some(RejectReason::UnknownTopic)
+        );
+        assert_eq!(reason(&decode_publish(&p, "plant/m1/temp", b"{", 1024)), Some(RejectReason::Malformed));
+        assert_eq!(
+            reason(&decode_publish(&p, "plant/m1/temp", br#"{"t":1,"value":"NaN"}"#, 1024)),
+            Some(RejectReason::NonFinite)
+        );
+        let big = decode_publish(&p, "plant/m1/temp", br#"{"t":1,"value":1}"#, 5);
+        assert_eq!(reason(&big), Some(RejectReason::Oversized));
+        let Ingest::Rejected(r) = &big[0] else { unreachable!() };
+        assert_eq!(r.source, "plant/m1/temp");
+    }
+
+    #[tokio::test]
+    async fn shutdown_resolves_on_true_or_dropped_sender() {
+        let (tx, mut rx) = watch::channel(false);
+        assert!(tokio::time::timeout(Duration::from_millis(20), shutdown_requested(&mut rx)).await.is_err());
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), shutdown_requested(&mut rx)).await.unwrap();
+        let (tx, mut rx) = watch::channel(false);
+        drop(tx);
+        tokio::time::timeout(Duration::from_secs(5), shutdown_requested(&mut rx)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn stops_when_the_pipeline_goes_away() {
+        let (tx, rx) = mpsc::channel(1);
+        let (_stop, shutdown) = watch::channel(false);
+        // Nothing listens on port 1: the source is stuck retrying until the receiver is dropped.
+        let config = MqttConfig { url: "mqtt://127.0.0.1:1".into(), ..MqttConfig::default() };
+        let task = tokio::spawn(run_mqtt_source(config, tx, Arc::default(), shutdown));
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(30), task).await.expect("source stops").unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn config_errors_are_returned_not_retried() {
+        let (tx, _rx) = mpsc::channel(1);
+        let (_stop, shutdown) = watch::channel(false);
+        let config = MqttConfig { url: "mqtt://".into(), ..MqttConfig::default() };
+        let r = run_mqtt_source(config, tx, Arc::default(), shutdown).await;
+        assert!(matches!(r, Err(MqttError::InvalidUrl { .. })));
+    }
+}

@@ -1,0 +1,230 @@
+//! End-to-end MQTT tests: the simulator publishes through a broker (embedded rumqttd, and a real Mosquitto when `SPIKEWATCH_TEST_MQTT_URL` is set) into `run_mqtt_source`.
+
+use connectors::{
+    Ingest, MqttConfig, PlantSimulator, RejectReason, SimConfig, SourceStats, publish_simulation, run_mqtt_source,
+    start_embedded_broker,
+};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use snn_engine::{Sample, Timestamp};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+/// Hang guard for every wait; not a timed assertion.
+const GUARD: Duration = Duration::from_secs(60);
+
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("swtest-{tag}-{}-{nanos}", std::process::id())
+}
+
+fn sim_config() -> SimConfig {
+    // Short windows keep the test light; the path is the same as for 2048 samples.
+    SimConfig { assets: 2, seed: 7, window_len: 256, ..SimConfig::default() }
+}
+
+const SIM_START_MS: i64 = 1_700_000_000_000;
+
+fn source_config(url: &str, prefix: &str) -> MqttConfig {
+    MqttConfig {
+        url: url.to_owned(),
+        client_id: format!("{prefix}-src"),
+        topics: vec![format!("{prefix}/{{asset}}/{{channel}}")],
+        reconnect_min_ms: 50,
+        reconnect_max_ms: 500,
+        ..MqttConfig::default()
+    }
+}
+
+struct RunningSource {
+    rx: mpsc::Receiver<Ingest>,
+    stats: Arc<SourceStats>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<(), connectors::MqttError>>,
+}
+
+fn spawn_source(config: MqttConfig) -> RunningSource {
+    let (tx, rx) = mpsc::channel(16);
+    let stats = Arc::new(SourceStats::default());
+    let (stop, shutdown) = watch::channel(false);
+    let task = tokio::spawn(run_mqtt_source(config, tx, stats.clone(), shutdown));
+    RunningSource { rx, stats, stop, task }
+}
+
+impl RunningSource {
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        timeout(GUARD, self.task).await.expect("source stops on shutdown").unwrap().unwrap();
+    }
+}
+
+/// Publishes one message at QoS 1 and waits for its PubAck.
+async fn publish_raw(url: &str, client_id: &str, topic: &str, payload: &[u8]) {
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
+    opts.set_max_packet_size(1 << 24, 1 << 24);
+    let (client, mut eventloop) = AsyncClient::new(opts, 10);
+    client.publish(topic, QoS::AtLeastOnce, false, payload.to_vec()).await.unwrap();
+    timeout(GUARD, async {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::PubAck(_))) => break,
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await
+    .expect("raw publish acknowledged");
+    client.disconnect().await.ok();
+    let _ = timeout(Duration::from_secs(2), eventloop.poll()).await;
+}
+
+/// Publishes probes until one comes through: then the source is connected and subscribed.
+async fn wait_until_subscribed(url: &str, prefix: &str, source: &mut RunningSource) {
+    let probe_topic = format!("{prefix}/probe/ready");
+    timeout(GUARD, async {
+        loop {
+            publish_raw(url, &format!("{prefix}-probe"), &probe_topic, br#"{"t": 0, "value": 0}"#).await;
+            if let Ok(Some(Ingest::Sample(s))) = timeout(Duration::from_millis(500), source.rx.recv()).await {
+                assert_eq!(s.asset.as_str(), "probe");
+                // Drain later probes that may still be in flight.
+                while let Ok(Some(_)) = timeout(Duration::from_millis(300), source.rx.recv()).await {}
+                return;
+            }
+        }
+    })
+    .await
+    .expect("source subscribed");
+}
+
+/// Receives until `want` samples arrived; returns them and the rejections seen on the way.
+async fn collect(source: &mut RunningSource, want: usize) -> (Vec<Sample>, Vec<connectors::Rejection>) {
+    let mut samples = Vec::new();
+    let mut rejections = Vec::new();
+    timeout(GUARD, async {
+        while samples.len() < want {
+            match source.rx.recv().await.expect("source alive") {
+                Ingest::Sample(s) => samples.push(s),
+                Ingest::Rejected(r) => rejections.push(r),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("only {} of {want} samples arrived", samples.len()));
+    (samples, rejections)
+}
+
+/// What the simulator produces for `ticks` ticks, keyed like the received samples.
+fn expected(ticks: usize) -> HashMap<(String, String, Timestamp), Sample> {
+    let mut sim = PlantSimulator::new(sim_config(), Timestamp::from_millis(SIM_START_MS));
+    (0..ticks).flat_map(|_| sim.tick()).map(|s| ((s.asset.to_string(), s.channel.to_string(), s.t), s)).collect()
+}
+
+async fn simulation_flows_through(url: &str, tag: &str) {
+    let prefix = unique(tag);
+    let mut source = spawn_source(source_config(url, &prefix));
+    wait_until_subscribed(url, &prefix, &mut source).await;
+
+    // A malformed message first: it must come out as a rejection and not stop the stream.
+    publish_raw(url, &format!("{prefix}-bad"), &format!("{prefix}/pump-1/vibration"), b"{not json").await;
+
+    let ticks = 3;
+    let sim = PlantSimulator::new(sim_config(), Timestamp::from_millis(SIM_START_MS));
+    let publisher = MqttConfig { url: url.to_owned(), client_id: format!("{prefix}-pub"), ..MqttConfig::default() };
+    let (_stop_pub, pub_shutdown) = watch::channel(false);
+    let published = timeout(
+        GUARD,
+        publish_simulation(sim, publisher, prefix.clone(), f64::INFINITY, Some(ticks as f64), pub_shutdown),
+    )
+    .await
+    .expect("publishing finishes")
+    .unwrap();
+    let want = expected(ticks);
+    assert_eq!(published as usize, want.len(), "every published message acknowledged");
+
+    let (samples, rejections) = collect(&mut source, want.len()).await;
+    assert_eq!(rejections.len(), 1, "{rejections:?}");
+    assert_eq!(rejections[0].reason, RejectReason::Malformed);
+    assert_eq!(rejections[0].source, format!("{prefix}/pump-1/vibration"));
+    // Every sample arrives exactly once and bit-identical to what the simulator produced.
+    let mut seen = HashMap::new();
+    for s in samples {
+        let key = (s.asset.to_string(), s.channel.to_string(), s.t);
+        assert_eq!(want.get(&key), Some(&s), "unexpected sample {key:?}");
+        assert!(seen.insert(key, ()).is_none(), "duplicate sample");
+    }
+    assert_eq!(seen.len(), want.len());
+    assert!(source.stats.messages_received.load(Ordering::Relaxed) >= want.len() as u64 + 2);
+    assert!(source.stats.bytes_received.load(Ordering::Relaxed) > 0);
+    assert!(source.stats.connections.load(Ordering::Relaxed) >= 1);
+    source.stop().await;
+    forget_session(url, &format!("{prefix}-src")).await;
+}
+
+/// Connects once with a clean session so a real broker drops the test's persistent session.
+async fn forget_session(url: &str, client_id: &str) {
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
+    opts.set_clean_session(true);
+    let (client, mut eventloop) = AsyncClient::new(opts, 10);
+    let _ = timeout(Duration::from_secs(5), async {
+        while !matches!(eventloop.poll().await, Ok(Event::Incoming(Packet::ConnAck(_))) | Err(_)) {}
+    })
+    .await;
+    client.disconnect().await.ok();
+    let _ = timeout(Duration::from_secs(2), eventloop.poll()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_broker_end_to_end() {
+    let broker = start_embedded_broker(0).unwrap();
+    simulation_flows_through(&broker.url(), "embedded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_end_to_end() {
+    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
+        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
+        return;
+    };
+    simulation_flows_through(&url, "mosquitto").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_retries_until_broker_starts_and_keeps_its_session() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let prefix = unique("retry");
+    let config = source_config(&url, &prefix);
+    let mut source = spawn_source(config.clone());
+    // Nothing listens yet: the source must count failures and keep retrying.
+    timeout(GUARD, async {
+        while source.stats.connection_errors.load(Ordering::Relaxed) < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("connection errors counted");
+    let broker = start_embedded_broker(port).unwrap();
+    assert_eq!(broker.url(), url);
+    wait_until_subscribed(&url, &prefix, &mut source).await;
+    source.stop().await;
+
+    // Published while the source is down: kept by the persistent session (QoS 1, clean_session false).
+    let topic = format!("{prefix}/pump-9/current");
+    for ms in 1..=3 {
+        publish_raw(&url, &format!("{prefix}-late"), &topic, format!(r#"{{"t": {ms}, "value": {ms}}}"#).as_bytes())
+            .await;
+    }
+    let mut source = spawn_source(config);
+    let (samples, rejections) = collect(&mut source, 3).await;
+    assert!(rejections.is_empty(), "{rejections:?}");
+    let times: Vec<i64> = samples.iter().map(|s| s.t.as_millis()).collect();
+    assert_eq!(times, [1, 2, 3]);
+    source.stop().await;
+}

@@ -1,0 +1,26 @@
+-- spikewatch schema, SQLite. Times are microseconds since the Unix epoch (UTC), the engine's own clock,
+-- so that the same rows come out of SQLite and Postgres.
+
+CREATE TABLE assets (
+    id TEXT PRIMARY KEY,
+    first_seen_at INTEGER NOT NULL
+);
+
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    asset TEXT NOT NULL REFERENCES assets (id),
+    state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+    severity TEXT NOT NULL CHECK (severity IN ('warning', 'critical')),
+    score REAL NOT NULL,
+    threshold REAL NOT NULL,
+    opened_at INTEGER NOT NULL,
+    acknowledged_at INTEGER,
+    resolved_at INTEGER,
+    -- JSON array of the features that moved: channel, feature, observed, expected, deviation_sigma.
+    evidence TEXT NOT NULL,
+    -- Parquet file with the raw readings around the alert, relative to the archive root.
+    window_path TEXT
+);
+
+CREATE INDEX alerts_by_asset ON alerts (asset, opened_at);
+CREATE INDEX alerts_by_state ON alerts (state, opened_at);

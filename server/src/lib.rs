@@ -1,0 +1,15 @@
+//! spikewatch, the server: configuration, the pipeline runtime, storage, the Parquet archive, the HTTP API
+//! and metrics. The binary in `main.rs` is a thin command line over these parts.
+
+pub mod alerts;
+pub mod api;
+pub mod archive;
+pub mod config;
+pub mod demo;
+pub mod metrics;
+pub mod pipeline;
+pub mod replay;
+pub mod runtime;
+pub mod store;
+#[doc(hidden)]
+pub mod testing;

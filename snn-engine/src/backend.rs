@@ -1,0 +1,221 @@
+//! Backends run the layer for one encoding window; `CpuBackend` is the f32 reference.
+
+use serde::{Deserialize, Serialize};
+
+use crate::encoder::SpikeRaster;
+use crate::lif::{fire, integrate, margin};
+use crate::network::Layer;
+use crate::stdp::{depress, normalise, potentiate};
+
+/// What happened in the layer during one window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowActivity {
+    /// Output spikes per neuron.
+    pub spike_counts: Vec<u32>,
+    /// Time step of each neuron's first spike.
+    pub first_spike: Vec<Option<u32>>,
+    /// Input spikes delivered.
+    pub input_spikes: u64,
+    /// Output spikes emitted.
+    pub output_spikes: u64,
+    /// Synaptic events: each input spike times its fan-out (all neurons, as hardware routes it).
+    pub synaptic_events: u64,
+    /// The neuron with most spikes (ties: earliest first spike, then lowest index); `None` when
+    /// nothing fired.
+    pub winner: Option<usize>,
+}
+
+/// Something that can run a [`Layer`] over a window of input spikes: the CPU reference here,
+/// emulated neuromorphic hardware later. Every backend must give the same winner for the same
+/// input when its non-idealities are off.
+pub trait Backend {
+    /// Runs `layer` over `input`. `learning_rate` scales the layer's STDP amplitudes; `0.0`
+    /// freezes the weights and the adaptive thresholds (inference only).
+    fn run_window(&mut self, layer: &mut Layer, input: &SpikeRaster, learning_rate: f32) -> WindowActivity;
+}
+
+/// Event-driven f32 simulation on the CPU, fully deterministic (fixed iteration order).
+///
+/// Per time step: traces decay; each input spike adds its weights to the currents of every
+/// recruited neuron, bumps its pre-trace and (when learning) depresses its synapses onto
+/// neurons with a post-trace; then every recruited neuron integrates. Of the neurons at or
+/// above threshold, only the one furthest above it fires (ties: lowest index): inhibition is
+/// modelled as instantaneous, so near-identical prototypes cannot all fire in the same time
+/// step and all learn the same input. The spiking neuron potentiates its row by the pre-traces,
+/// bumps its post-trace and inhibits every other neuron by `inhibition`. Membrane potentials
+/// and traces start from rest every window (each window is one presentation, as in Diehl &
+/// Cook 2015); after the window the rows of neurons that fired are renormalised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuBackend;
+
+impl Backend for CpuBackend {
+    fn run_window(&mut self, layer: &mut Layer, input: &SpikeRaster, learning_rate: f32) -> WindowActivity {
+        let spec = layer.spec;
+        let (n_in, k) = (spec.inputs, spec.neurons);
+        debug_assert_eq!(input.inputs, n_in);
+        let learn = learning_rate > 0.0;
+        let a_plus = spec.stdp.a_plus * learning_rate;
+        let a_minus = spec.stdp.a_minus * learning_rate;
+        let active: Vec<usize> = (0..k).filter(|&j| layer.used[j]).collect();
+
+        let mut v = vec![spec.lif.reset; k];
+        let mut current = vec![0.0f32; k];
+        let mut pre = vec![0.0f32; n_in];
+        let mut post = vec![0.0f32; k];
+        let mut act = WindowActivity {
+            spike_counts: vec![0; k],
+            first_spike: vec![None; k],
+            ..WindowActivity::default()
+        };
+
+        for (t, spikes) in input.spikes.iter().enumerate() {
+            pre.iter_mut().for_each(|x| *x *= spec.stdp.pre_decay);
+            post.iter_mut().for_each(|y| *y *= spec.stdp.post_decay);
+            current.iter_mut().for_each(|c| *c = 0.0);
+            for &i in spikes {
+                let i = i as usize;
+                pre[i] += 1.0;
+                for &j in &active {
+                    let w = &mut layer.weights[j * n_in + i];
+                    current[j] += *w;
+                    if learn && post[j] > 0.0 {
+                        depress(w, post[j], a_minus);
+                    }
+                }
+            }
+            act.input_spikes += spikes.len() as u64;
+            act.synaptic_events += spikes.len() as u64 * k as u64;
+
+            let mut best: Option<(usize, f32)> = None;
+            for &j in &active {
+                integrate(&spec.lif, &mut v[j], &mut layer.theta[j], current[j], learn);
+                let m = margin(&spec.lif, v[j], layer.theta[j]);
+                if m >= 0.0 && best.is_none_or(|(_, b)| m > b) {
+                    best = Some((j, m));
+                }
+            }
+            if let Some((j, _)) = best {
+                fire(&spec.lif, &mut v[j], &mut layer.theta[j], learn);
+                act.spike_counts[j] += 1;
+                act.first_spike[j].get_or_insert(t as u32);
+                act.output_spikes += 1;
+                post[j] += 1.0;
+                if learn {
+                    potentiate(&mut layer.weights[j * n_in..(j + 1) * n_in], &pre, a_plus, spec.stdp.w_max);
+                }
+                for &k in &active {
+                    if k != j {
+                        v[k] -= spec.inhibition;
+                    }
+                }
+            }
+        }
+
+        if learn {
+            for &j in &active {
+                if act.spike_counts[j] > 0 {
+                    normalise(layer.row_mut(j), spec.weight_norm, spec.stdp.w_max);
+                }
+            }
+        }
+        act.winner = winner(&act.spike_counts, &act.first_spike);
+        act
+    }
+}
+
+/// Most spikes; ties broken by the earliest first spike, then the lowest index.
+fn winner(counts: &[u32], first: &[Option<u32>]) -> Option<usize> {
+    (0..counts.len())
+        .filter(|&j| counts[j] > 0)
+        .min_by_key(|&j| (std::cmp::Reverse(counts[j]), first[j].unwrap_or(u32::MAX), j))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoder::rates_to_raster;
+    use crate::lif::LifParams;
+    use crate::network::{LayerSpec, dot};
+    use crate::stdp::StdpParams;
+
+    fn spec(inputs: usize, neurons: usize) -> LayerSpec {
+        LayerSpec {
+            inputs,
+            neurons,
+            steps_per_window: 20,
+            lif: LifParams { decay: 0.9, threshold: 0.6, reset: 0.0, theta_plus: 0.0, theta_decay: 1.0 },
+            stdp: StdpParams { a_plus: 0.01, a_minus: 0.005, pre_decay: 0.8, post_decay: 0.8, w_max: 1.0 },
+            inhibition: 0.5,
+            weight_norm: 1.0,
+        }
+    }
+
+    fn raster(per_step: Vec<Vec<u32>>, inputs: usize) -> SpikeRaster {
+        SpikeRaster { inputs, spikes: per_step }
+    }
+
+    #[test]
+    fn winner_tie_breaks() {
+        assert_eq!(winner(&[0, 0], &[None, None]), None);
+        assert_eq!(winner(&[2, 3, 3], &[Some(0), Some(5), Some(2)]), Some(2));
+        assert_eq!(winner(&[3, 3], &[Some(1), Some(1)]), Some(0));
+    }
+
+    #[test]
+    fn matching_neuron_wins_and_counts_are_kept() {
+        let mut layer = Layer::new(spec(4, 3));
+        layer.recruit(&[1.0, 1.0, 0.0, 0.0]);
+        layer.recruit(&[0.0, 0.0, 1.0, 1.0]);
+        let input = rates_to_raster(&[0.0, 0.0, 1.0, 1.0], &[0.0; 4], 20);
+        let act = CpuBackend.run_window(&mut layer, &input, 0.0);
+        assert_eq!(act.winner, Some(1));
+        assert_eq!(act.spike_counts[0], 0);
+        assert_eq!(act.spike_counts[2], 0, "unused neurons stay silent");
+        assert_eq!(act.input_spikes, 40);
+        assert_eq!(act.synaptic_events, 120);
+        assert_eq!(act.output_spikes, u64::from(act.spike_counts[1]));
+    }
+
+    #[test]
+    fn pre_before_post_potentiates_post_before_pre_depresses() {
+        // One neuron, three inputs; input 0 drives it to fire at step 0.
+        let mut s = spec(3, 1);
+        s.lif.threshold = 0.5;
+        let mut layer = Layer::new(s);
+        layer.weights = vec![0.6, 0.2, 0.2];
+        layer.used[0] = true;
+        // Step 0: inputs 0 and 1 (pre at/before post); step 2: input 2 (after the post spike).
+        let input = raster(vec![vec![0, 1], vec![], vec![2]], 3);
+        let mut plain = layer.clone();
+        let act = CpuBackend.run_window(&mut plain, &input, 0.0);
+        assert_eq!(act.spike_counts[0], 1);
+        assert_eq!(plain.weights, layer.weights, "no learning at rate 0");
+
+        // Normalisation keeps the norm, so the STDP signs show as relative changes.
+        CpuBackend.run_window(&mut layer, &input, 1.0);
+        assert!(layer.weights[1] > 0.2, "pre-before-post potentiates: {:?}", layer.weights);
+        assert!(layer.weights[2] < 0.2, "post-before-pre depresses: {:?}", layer.weights);
+        assert!((dot(&layer.weights, &layer.weights) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn learning_moves_the_winner_towards_its_input_and_keeps_bounds() {
+        let mut s = spec(6, 1);
+        s.stdp.a_plus = 0.05;
+        s.stdp.a_minus = 0.02;
+        s.stdp.w_max = 0.5;
+        let mut layer = Layer::new(s);
+        layer.recruit(&[1.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
+        let target = [1.0, 0.8, 0.6, 0.1, 0.0, 0.0];
+        let before = dot(layer.row(0), &target) / dot(layer.row(0), layer.row(0)).sqrt();
+        let input = rates_to_raster(&target, &[0.5; 6], 20);
+        for _ in 0..30 {
+            CpuBackend.run_window(&mut layer, &input, 1.0);
+            assert!(layer.weights.iter().all(|w| (0.0..=0.5).contains(w)));
+        }
+        let after = dot(layer.row(0), &target) / dot(layer.row(0), layer.row(0)).sqrt();
+        assert!(after > before + 0.1, "cosine-ish {before} -> {after}");
+        // An input that never spikes is never potentiated and fades under normalisation.
+        assert!(layer.row(0)[5] < 0.02, "{:?}", layer.row(0));
+    }
+}

@@ -1,0 +1,281 @@
+//! Tests of the whole model: construction, robustness, determinism, lifecycle and detection.
+
+use super::*;
+use crate::rng::SplitMix64;
+
+const FS: f64 = 25_600.0;
+const WINDOW: usize = 2048;
+
+fn vib() -> ChannelId {
+    ChannelId::from("vibration")
+}
+fn temp() -> ChannelId {
+    ChannelId::from("temperature")
+}
+
+fn channels() -> Vec<ChannelSpec> {
+    vec![
+        ChannelSpec { id: vib(), kind: ChannelKind::Window },
+        ChannelSpec { id: temp(), kind: ChannelKind::Scalar },
+    ]
+}
+
+fn model(seed: u64) -> AssetModel {
+    AssetModel::new(AssetId::from("pump-1"), channels(), ModelConfig::default(), seed).unwrap()
+}
+
+/// A synthetic pump, one tick per second: a vibration window (shaft harmonics at 25, 50 and 75 Hz
+/// whose amplitude follows a +/-20% load cycle of 60 ticks, plus Gaussian noise), then half a
+/// second later a temperature that follows the load.
+///
+/// From tick `fault_from` a bearing outer-race fault grows linearly over 30 ticks to
+/// `fault_amplitude`: impacts at 90 Hz (the BPFO), each ringing a 3 kHz resonance that decays
+/// with a 0.8 ms time constant.
+struct Plant {
+    rng: SplitMix64,
+    tick: u64,
+    fault_from: u64,
+    fault_amplitude: f64,
+}
+
+impl Plant {
+    fn new(seed: u64, fault_from: u64, fault_amplitude: f64) -> Self {
+        Plant { rng: SplitMix64::new(seed), tick: 0, fault_from, fault_amplitude }
+    }
+
+    /// The next tick's two readings, with their timestamps.
+    fn next(&mut self) -> [(ChannelId, Timestamp, Reading); 2] {
+        let i = self.tick;
+        self.tick += 1;
+        let tau = std::f64::consts::TAU;
+        let load = 1.0 + 0.2 * (tau * i as f64 / 60.0).sin();
+        let growth = if i >= self.fault_from { ((i - self.fault_from + 1) as f64 / 30.0).min(1.0) } else { 0.0 };
+        let impact = self.fault_amplitude * growth;
+        let t0 = i as f64;
+        let samples: Vec<f32> = (0..WINDOW)
+            .map(|n| {
+                let t = t0 + n as f64 / FS;
+                let shaft = (tau * 25.0 * t).sin() + 0.5 * (tau * 50.0 * t + 0.3).sin() + 0.3 * (tau * 75.0 * t + 1.1).sin();
+                let mut x = load * shaft + 0.3 * self.rng.next_gaussian();
+                if impact > 0.0 {
+                    // Time since the latest impact at 90 Hz.
+                    let since = (t * 90.0).fract() / 90.0;
+                    x += impact * (-since / 0.0008).exp() * (tau * 3_000.0 * since).sin();
+                }
+                x as f32
+            })
+            .collect();
+        let temperature = 60.0 + 2.0 * (load - 1.0) / 0.2 + 0.05 * self.rng.next_gaussian();
+        let t_us = i as i64 * 1_000_000;
+        [
+            (vib(), Timestamp(t_us), Reading::Window { sample_rate_hz: FS, samples }),
+            (temp(), Timestamp(t_us + 500_000), Reading::Scalar(temperature)),
+        ]
+    }
+}
+
+/// Runs `ticks` ticks and returns every outcome with its tick.
+fn run(model: &mut AssetModel, plant: &mut Plant, ticks: u64) -> Vec<(u64, StepOutcome)> {
+    let mut out = Vec::new();
+    for _ in 0..ticks {
+        let tick = plant.tick;
+        for (ch, t, r) in plant.next() {
+            out.push((tick, model.step(&ch, t, &r)));
+        }
+    }
+    out
+}
+
+#[test]
+fn construction_errors() {
+    let cfg = ModelConfig::default();
+    let a = AssetId::from("a");
+    assert_eq!(AssetModel::new(a.clone(), vec![], cfg.clone(), 1).unwrap_err(), ModelError::NoChannels);
+    let dup = vec![channels()[0].clone(), channels()[0].clone()];
+    assert_eq!(AssetModel::new(a.clone(), dup, cfg.clone(), 1).unwrap_err(), ModelError::DuplicateChannel(vib()));
+    let bad = ModelConfig { neurons: 0, ..cfg };
+    assert!(matches!(
+        AssetModel::new(a, channels(), bad, 1).unwrap_err(),
+        ModelError::InvalidConfig { field: "neurons", .. }
+    ));
+    let m = model(1);
+    assert_eq!(m.asset().as_str(), "pump-1");
+    assert_eq!(m.channels().len(), 2);
+    assert_eq!(m.phase(), Phase::Learning);
+    assert_eq!(Phase::Alerting.as_str(), "alerting");
+    assert_eq!(Severity::Critical.as_str(), "critical");
+}
+
+#[test]
+fn bad_readings_are_counted_and_change_nothing() {
+    let mut m = model(5);
+    let mut plant = Plant::new(9, u64::MAX, 0.0);
+    run(&mut m, &mut plant, 40);
+    let before = m.clone();
+    let t = Timestamp(1_000_000_000);
+    let window = |n: usize, v: f32| Reading::Window { sample_rate_hz: FS, samples: vec![v; n] };
+    let bad = [
+        (temp(), Reading::Scalar(f64::NAN)),
+        (temp(), Reading::Scalar(f64::INFINITY)),
+        (ChannelId::from("nope"), Reading::Scalar(1.0)),
+        (temp(), window(64, 0.0)),
+        (vib(), Reading::Scalar(1.0)),
+        (vib(), window(15, 0.0)),
+        (vib(), window(64, f32::NAN)),
+        (vib(), Reading::Window { sample_rate_hz: 0.0, samples: vec![0.0; 64] }),
+    ];
+    for (ch, r) in &bad {
+        let o = m.step(ch, t, r);
+        assert!(o.dropped, "{ch} {r:?}");
+        assert!(o.alert.is_none());
+        assert_eq!(o.spikes, 0);
+    }
+    let mut expected = before.clone();
+    expected.counters.dropped += bad.len() as u64;
+    assert_eq!(m, expected, "a dropped reading must only bump the counter");
+}
+
+#[test]
+fn nothing_is_scored_until_every_channel_is_seen() {
+    let mut m = model(2);
+    let mut plant = Plant::new(3, u64::MAX, 0.0);
+    let [v, _] = plant.next();
+    for k in 0..5 {
+        let o = m.step(&v.0, Timestamp(v.1.0 + k), &v.2);
+        assert!(!o.dropped);
+        assert_eq!((o.score, o.spikes, o.phase), (0.0, 0, Phase::Learning));
+    }
+    assert_eq!(m.counters().steps, 5);
+    assert_eq!(m.counters().input_spikes, 0);
+    let o = m.step(&temp(), Timestamp(v.1.0 + 10), &Reading::Scalar(60.0));
+    assert!(o.spikes > 0, "all channels seen: the network runs");
+}
+
+#[test]
+fn same_seed_same_inputs_bit_identical_outcomes() {
+    let (mut a, mut b) = (model(77), model(77));
+    let (mut pa, mut pb) = (Plant::new(1, 150, 1.5), Plant::new(1, 150, 1.5));
+    let oa = run(&mut a, &mut pa, 200);
+    let ob = run(&mut b, &mut pb, 200);
+    for ((_, x), (_, y)) in oa.iter().zip(&ob) {
+        assert_eq!(x.score.to_bits(), y.score.to_bits());
+        assert_eq!(x.health.to_bits(), y.health.to_bits());
+        assert_eq!((x.phase, x.spikes, &x.alert), (y.phase, y.spikes, &y.alert));
+    }
+    assert!(a == b, "final states differ");
+    // A different seed changes the spike phases, so the spikes differ.
+    let mut c = model(78);
+    let oc = run(&mut c, &mut Plant::new(1, 150, 1.5), 200);
+    assert!(oa.iter().zip(&oc).any(|((_, x), (_, y))| x.spikes != y.spikes));
+}
+
+#[test]
+fn state_round_trips_through_serde_and_resumes_identically() {
+    let mut a = model(4);
+    let mut plant = Plant::new(8, u64::MAX, 0.0);
+    run(&mut a, &mut plant, 150);
+    let json = serde_json::to_string(&a).unwrap();
+    let mut b: AssetModel = serde_json::from_str(&json).unwrap();
+    assert!(a == b, "the deserialised model differs");
+    for (ch, t, r) in plant.next() {
+        assert_eq!(a.step(&ch, t, &r), b.step(&ch, t, &r));
+    }
+}
+
+/// The headline scenario (see `Plant`): warm-up, a long normal stretch, then a growing fault.
+fn scenario(fault_amplitude: f64) -> (AssetModel, Vec<(u64, StepOutcome)>) {
+    scenario_with(fault_amplitude, ModelConfig::default())
+}
+
+fn scenario_with(fault_amplitude: f64, config: ModelConfig) -> (AssetModel, Vec<(u64, StepOutcome)>) {
+    const WARMUP_TICKS: u64 = 120; // 240 model steps
+    const NORMAL_TICKS: u64 = 450;
+    const FAULT_TICKS: u64 = 60;
+    let mut m = AssetModel::new(AssetId::from("pump-1"), channels(), config, 2024).unwrap();
+    let mut plant = Plant::new(99, WARMUP_TICKS + NORMAL_TICKS, fault_amplitude);
+    let out = run(&mut m, &mut plant, WARMUP_TICKS + NORMAL_TICKS + FAULT_TICKS);
+    (m, out)
+}
+
+fn raised(out: &[(u64, StepOutcome)]) -> Vec<(u64, &AlertReport)> {
+    out.iter()
+        .filter_map(|(tick, o)| match &o.alert {
+            Some(AlertEvent::Raised(r)) => Some((*tick, r)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn bearing_fault_is_detected_and_explained_normal_running_is_quiet() {
+    let (m, out) = scenario(1.5);
+    let fault_tick = 120 + 450;
+    // Step 0 sees only the vibration channel; warm-up counts from step 1 and lasts 240 steps.
+    assert_eq!(out[240].1.phase, Phase::Monitoring, "warm-up ends after 240 steps");
+    assert!(out[..240].iter().all(|(_, o)| o.phase == Phase::Learning));
+    let alerts = raised(&out);
+    let first = alerts.first().expect("the fault raises an alert");
+    assert!(
+        first.0 >= fault_tick,
+        "false alarm at tick {} during normal running (score {}, threshold {})",
+        first.0,
+        first.1.score,
+        first.1.threshold
+    );
+    assert!(first.0 < fault_tick + 40, "alert at tick {}, fault from {fault_tick}", first.0);
+    let top = &first.1.evidence[0];
+    assert_eq!(top.channel, vib(), "evidence: {:#?}", first.1.evidence);
+    assert!(
+        top.feature == "kurtosis" || top.feature == "crest" || top.feature.starts_with("band_") || top.feature.starts_with("envelope"),
+        "top evidence {top:?}"
+    );
+    assert!(top.deviation_sigma.abs() > 3.0);
+    assert!(first.1.evidence.len() <= 8);
+    let devs: Vec<f64> = first.1.evidence.iter().map(|d| d.deviation_sigma.abs()).collect();
+    assert!(devs.windows(2).all(|w| w[0] >= w[1]), "sorted: {devs:?}");
+    assert_eq!(m.phase(), Phase::Alerting);
+    // Health was high while normal and is low once alerting.
+    let normal_health: Vec<f32> = out[260..2 * fault_tick as usize].iter().map(|(_, o)| o.health).collect();
+    let mean_health = normal_health.iter().sum::<f32>() / normal_health.len() as f32;
+    assert!(mean_health > 80.0, "mean normal health {mean_health}");
+    assert!(out.last().unwrap().1.health < 50.0);
+    let c = m.counters();
+    assert_eq!(c.steps, out.len() as u64);
+    assert!(c.input_spikes > 0 && c.output_spikes > 0 && c.synaptic_events == c.input_spikes * 64);
+    assert_eq!(c.dropped, 0);
+}
+
+#[test]
+fn the_same_run_without_impacts_stays_quiet() {
+    let (m, out) = scenario(0.0);
+    assert!(raised(&out).is_empty(), "false alarms: {:?}", raised(&out));
+    assert_eq!(m.phase(), Phase::Monitoring);
+}
+
+#[test]
+fn diag() {
+    let cfgs = [
+        ("s005", ModelConfig { stdp_rate: 0.005, ..ModelConfig::default() }),
+        ("s01", ModelConfig { stdp_rate: 0.01, ..ModelConfig::default() }),
+        ("s02", ModelConfig { stdp_rate: 0.02, ..ModelConfig::default() }),
+        ("s01theta0", ModelConfig { stdp_rate: 0.01, theta_plus: 0.0, ..ModelConfig::default() }),
+        ("nostdp", ModelConfig { stdp_rate: 1e-7, ..ModelConfig::default() }),
+    ];
+    for (name, cfg) in cfgs {
+        let amp = 1.5;
+        eprintln!("=== {name}");
+        let (m, out) = scenario_with(amp, cfg);
+        let normal: Vec<f32> = out[300..1140].iter().map(|(_, o)| o.score).collect();
+        let mean = normal.iter().sum::<f32>() / normal.len() as f32;
+        let max = normal.iter().cloned().fold(0.0, f32::max);
+        let sd = (normal.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / normal.len() as f32).sqrt();
+        let mut sorted = normal.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        eprintln!("sd {sd} p99 {} p999 {} warm {:?}", sorted[sorted.len() * 99 / 100], sorted[sorted.len() * 999 / 1000], (m.threshold.mean(), m.threshold.std()));
+        eprintln!("amp {amp}: protos {} thr {} normal mean {mean} max {max}", m.prototypes(), m.threshold_high());
+        let alerts: Vec<u64> = raised(&out).iter().map(|a| a.0).collect();
+        eprintln!("alerts {alerts:?}");
+        let f: Vec<String> = out[1130..].iter().step_by(2).map(|(t, o)| format!("{t}:{:.3}", o.score)).collect();
+        eprintln!("{}", f.join(" "));
+    }
+}

@@ -1,0 +1,146 @@
+//! The network description and state: one layer of LIF neurons with plastic input weights,
+//! lateral inhibition and recruitment. Hardware-neutral: backends run it (see `backend.rs`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::lif::LifParams;
+use crate::stdp::{StdpParams, normalise};
+
+/// Everything a backend needs to know about the layer's structure and dynamics.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LayerSpec {
+    /// Input lines (all-to-all to the neurons).
+    pub inputs: usize,
+    /// Excitatory neurons.
+    pub neurons: usize,
+    /// Time steps per encoding window.
+    pub steps_per_window: usize,
+    /// Neuron dynamics.
+    pub lif: LifParams,
+    /// Plasticity at full learning rate.
+    pub stdp: StdpParams,
+    /// Potential subtracted from every other neuron when one fires (soft winner-take-all through
+    /// an implicit inhibitory population, Diehl & Cook 2015).
+    pub inhibition: f32,
+    /// Target Euclidean norm of each neuron's input weights (normalisation).
+    pub weight_norm: f32,
+}
+
+/// The layer's learned and dynamic state.
+///
+/// Only *recruited* neurons take part: a neuron starts unused and is recruited (its weights set
+/// to the current input pattern) when nothing matches well during warm-up. This is the
+/// neuron-recruitment step of growing networks (cf. Fritzke 1995, "A growing neural gas") and
+/// avoids the long random-weight start of Diehl & Cook 2015, which a warm-up of a few hundred
+/// windows cannot afford.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Layer {
+    /// Structure and parameters.
+    pub spec: LayerSpec,
+    /// `weights[j * inputs + i]` from input `i` to neuron `j`, in `[0, w_max]`.
+    pub weights: Vec<f32>,
+    /// Whether neuron `j` has been recruited.
+    pub used: Vec<bool>,
+    /// Adaptive-threshold offsets.
+    pub theta: Vec<f32>,
+}
+
+impl Layer {
+    /// A layer with every neuron unused and zero weights.
+    pub fn new(spec: LayerSpec) -> Self {
+        Layer {
+            weights: vec![0.0; spec.inputs * spec.neurons],
+            used: vec![false; spec.neurons],
+            theta: vec![0.0; spec.neurons],
+            spec,
+        }
+    }
+
+    /// Neuron `j`'s input weights (its prototype once recruited).
+    pub fn row(&self, j: usize) -> &[f32] {
+        &self.weights[j * self.spec.inputs..(j + 1) * self.spec.inputs]
+    }
+
+    /// Mutable access to neuron `j`'s input weights.
+    pub fn row_mut(&mut self, j: usize) -> &mut [f32] {
+        let n = self.spec.inputs;
+        &mut self.weights[j * n..(j + 1) * n]
+    }
+
+    /// Number of recruited neurons.
+    pub fn used_count(&self) -> usize {
+        self.used.iter().filter(|&&u| u).count()
+    }
+
+    /// The recruited neuron whose weights have the highest cosine similarity with `rates`, and
+    /// that similarity; `None` when no neuron is recruited or `rates` is all zero. Ties go to
+    /// the lowest index.
+    pub fn best_match(&self, rates: &[f32]) -> Option<(usize, f32)> {
+        let norm_r = dot(rates, rates).sqrt();
+        if norm_r <= 0.0 {
+            return None;
+        }
+        let mut best: Option<(usize, f32)> = None;
+        for j in (0..self.spec.neurons).filter(|&j| self.used[j]) {
+            let row = self.row(j);
+            let norm_w = dot(row, row).sqrt();
+            let cos = if norm_w > 0.0 { (dot(rates, row) / (norm_r * norm_w)).clamp(0.0, 1.0) } else { 0.0 };
+            if best.is_none_or(|(_, c)| cos > c) {
+                best = Some((j, cos));
+            }
+        }
+        best
+    }
+
+    /// Recruits the lowest-index unused neuron for `rates` (weights = the rates, normalised),
+    /// returning its index, or `None` if every neuron is used.
+    pub fn recruit(&mut self, rates: &[f32]) -> Option<usize> {
+        let j = self.used.iter().position(|&u| !u)?;
+        let (norm, w_max) = (self.spec.weight_norm, self.spec.stdp.w_max);
+        let row = self.row_mut(j);
+        row.copy_from_slice(rates);
+        normalise(row, norm, w_max);
+        self.used[j] = true;
+        Some(j)
+    }
+}
+
+/// Dot product in f32 with an f64 accumulator (so the result does not depend on input length
+/// rounding quirks more than necessary; still fully deterministic).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum::<f64>() as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn spec(inputs: usize, neurons: usize) -> LayerSpec {
+        LayerSpec {
+            inputs,
+            neurons,
+            steps_per_window: 20,
+            lif: LifParams { decay: 0.9, threshold: 1.0, reset: 0.0, theta_plus: 0.0, theta_decay: 1.0 },
+            stdp: StdpParams { a_plus: 0.01, a_minus: 0.005, pre_decay: 0.8, post_decay: 0.8, w_max: 1.0 },
+            inhibition: 0.5,
+            weight_norm: 1.0,
+        }
+    }
+
+    #[test]
+    fn recruitment_stores_the_normalised_pattern() {
+        let mut l = Layer::new(spec(4, 2));
+        assert_eq!(l.best_match(&[1.0, 0.0, 0.0, 1.0]), None);
+        assert_eq!(l.recruit(&[1.0, 0.0, 0.0, 1.0]), Some(0));
+        let h = 0.5f32.sqrt();
+        assert_eq!(l.row(0), &[h, 0.0, 0.0, h]);
+        assert_eq!(l.recruit(&[0.0, 1.0, 1.0, 0.0]), Some(1));
+        assert_eq!(l.recruit(&[1.0; 4]), None);
+        assert_eq!(l.used_count(), 2);
+        let (j, c) = l.best_match(&[0.9, 0.1, 0.0, 1.0]).unwrap();
+        assert_eq!(j, 0);
+        assert!(c > 0.99);
+        let (j, c) = l.best_match(&[0.0, 1.0, 1.0, 0.0]).unwrap();
+        assert_eq!((j, c), (1, 1.0));
+    }
+}
