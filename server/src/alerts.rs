@@ -74,9 +74,16 @@ impl AlertSink {
     }
 
     /// Writes the window file; an archive failure is counted and logged, and the alert is stored without it.
-    async fn archive(&self, asset: &snn_engine::AssetId, report: &snn_engine::AlertReport, window: Vec<snn_engine::Sample>) -> Option<String> {
+    async fn archive(
+        &self,
+        asset: &snn_engine::AssetId,
+        report: &snn_engine::AlertReport,
+        window: Vec<snn_engine::Sample>,
+    ) -> Option<String> {
         let (dir, asset_owned, t) = (self.archive_dir.clone(), asset.clone(), report.t);
-        let written = tokio::task::spawn_blocking(move || crate::archive::write_window(&dir, &asset_owned, t, "alert", &window)).await;
+        let written =
+            tokio::task::spawn_blocking(move || crate::archive::write_window(&dir, &asset_owned, t, "alert", &window))
+                .await;
         match written {
             Ok(Ok(path)) => {
                 self.metrics.archive_windows.inc();

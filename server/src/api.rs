@@ -158,7 +158,13 @@ async fn list_alerts(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(query) = query?;
     let filter = AlertFilter {
-        state: query.state.as_deref().filter(|s| !s.is_empty()).map(str::parse).transpose().map_err(ApiError::BadRequest)?,
+        state: query
+            .state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .transpose()
+            .map_err(ApiError::BadRequest)?,
         asset: query.asset.filter(|a| !a.is_empty()).map(AssetId),
         limit: match query.limit {
             None => 100,
@@ -190,7 +196,8 @@ async fn ack_alert(
 ) -> Result<Json<AlertView>, ApiError> {
     let id = alert_id(path)?;
     let now = Timestamp(chrono::Utc::now().timestamp_micros());
-    let alert = state.store.acknowledge_alert(id, now).await?.ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
+    let alert =
+        state.store.acknowledge_alert(id, now).await?.ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
     tracing::info!(alert = id, asset = %alert.asset, "alert acknowledged");
     Ok(Json(alert.into()))
 }

@@ -43,7 +43,13 @@ pub fn window_schema() -> Schema {
 }
 
 /// Writes `samples` as one window file for `asset` at time `t` and returns its path relative to `root`.
-pub fn write_window(root: &Path, asset: &AssetId, t: Timestamp, label: &str, samples: &[Sample]) -> Result<PathBuf, ArchiveError> {
+pub fn write_window(
+    root: &Path,
+    asset: &AssetId,
+    t: Timestamp,
+    label: &str,
+    samples: &[Sample],
+) -> Result<PathBuf, ArchiveError> {
     let date = chrono::DateTime::from_timestamp_micros(t.0).unwrap_or_default().format("%Y-%m-%d");
     let safe_asset = file_safe(asset.as_str());
     let relative = PathBuf::from(format!("asset={safe_asset}/date={date}/{safe_asset}-{}.parquet", t.0));
@@ -107,9 +113,14 @@ pub fn read_windows(path: &Path) -> Result<Vec<Sample>, ArchiveError> {
         let batch = batch.map_err(|e| ArchiveError::Parquet { path: path.to_owned(), source: e.into() })?;
         let schema_err = |why: &str| ArchiveError::Schema { path: path.to_owned(), why: why.to_owned() };
         let column = |name: &str| batch.column_by_name(name).ok_or_else(|| schema_err(&format!("no `{name}` column")));
-        let asset = column("asset")?.as_any().downcast_ref::<StringArray>().ok_or_else(|| schema_err("`asset` is not a string"))?;
-        let channel =
-            column("channel")?.as_any().downcast_ref::<StringArray>().ok_or_else(|| schema_err("`channel` is not a string"))?;
+        let asset = column("asset")?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| schema_err("`asset` is not a string"))?;
+        let channel = column("channel")?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| schema_err("`channel` is not a string"))?;
         let start = column("start")?
             .as_any()
             .downcast_ref::<TimestampMicrosecondArray>()
@@ -118,8 +129,10 @@ pub fn read_windows(path: &Path) -> Result<Vec<Sample>, ArchiveError> {
             .as_any()
             .downcast_ref::<Float64Array>()
             .ok_or_else(|| schema_err("`sample_rate_hz` is not float64"))?;
-        let lists =
-            column("samples")?.as_any().downcast_ref::<ListArray>().ok_or_else(|| schema_err("`samples` is not a list"))?;
+        let lists = column("samples")?
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .ok_or_else(|| schema_err("`samples` is not a list"))?;
         for row in 0..batch.num_rows() {
             let list = lists.value(row);
             let values = list
@@ -159,10 +172,15 @@ mod tests {
     fn a_window_file_reads_back_exactly_and_no_temporary_is_left() {
         let root = std::env::temp_dir().join(format!("spikewatch-archive-{}", std::process::id()));
         let samples = vec![
-            sample("vibration", 1_700_000_000_000_000, Reading::Window { sample_rate_hz: 25_600.0, samples: vec![0.5, -1.25, 3.0] }),
+            sample(
+                "vibration",
+                1_700_000_000_000_000,
+                Reading::Window { sample_rate_hz: 25_600.0, samples: vec![0.5, -1.25, 3.0] },
+            ),
             sample("temperature", 1_700_000_000_500_000, Reading::Scalar(41.5)),
         ];
-        let relative = write_window(&root, &AssetId::from("pump 1"), Timestamp(1_700_000_000_000_000), "alert", &samples).unwrap();
+        let relative =
+            write_window(&root, &AssetId::from("pump 1"), Timestamp(1_700_000_000_000_000), "alert", &samples).unwrap();
         assert_eq!(relative, PathBuf::from("asset=pump_1/date=2023-11-14/pump_1-1700000000000000.parquet"));
         assert_eq!(read_windows(&root.join(&relative)).unwrap(), samples);
         let leftovers: Vec<_> = std::fs::read_dir(root.join(relative.parent().unwrap()))
@@ -183,7 +201,9 @@ mod tests {
         }
         let windows = read_windows(&path).unwrap();
         assert!(!windows.is_empty());
-        assert!(matches!(&windows[0].reading, Reading::Window { sample_rate_hz, samples } if *sample_rate_hz == 48_000.0 && !samples.is_empty()));
+        assert!(
+            matches!(&windows[0].reading, Reading::Window { sample_rate_hz, samples } if *sample_rate_hz == 48_000.0 && !samples.is_empty())
+        );
     }
 
     #[test]

@@ -122,7 +122,9 @@ impl Config {
     /// Defaults, overlaid by the TOML file (if any), overlaid by the process environment, then validated.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         let text = match path {
-            Some(p) => std::fs::read_to_string(p).with_context(|| format!("failed to read config file `{}`", p.display()))?,
+            Some(p) => {
+                std::fs::read_to_string(p).with_context(|| format!("failed to read config file `{}`", p.display()))?
+            }
             None => String::new(),
         };
         let origin = path.map_or_else(|| "<defaults>".to_owned(), |p| p.display().to_string());
@@ -130,14 +132,21 @@ impl Config {
     }
 
     /// [`Config::load`] without touching the file system or the real environment (used by tests).
-    pub fn from_sources(toml_text: &str, env: impl IntoIterator<Item = (String, String)>, origin: &str) -> anyhow::Result<Config> {
-        let mut tree: toml::Table = toml::from_str(toml_text).with_context(|| format!("failed to parse config `{origin}`"))?;
+    pub fn from_sources(
+        toml_text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        origin: &str,
+    ) -> anyhow::Result<Config> {
+        let mut tree: toml::Table =
+            toml::from_str(toml_text).with_context(|| format!("failed to parse config `{origin}`"))?;
         for (key, value) in env {
             if let Some(path) = key.strip_prefix(ENV_PREFIX) {
-                apply_env_override(&mut tree, path, &value).with_context(|| format!("failed to apply environment variable `{key}`"))?;
+                apply_env_override(&mut tree, path, &value)
+                    .with_context(|| format!("failed to apply environment variable `{key}`"))?;
             }
         }
-        let config: Config = toml::Value::Table(tree).try_into().with_context(|| format!("invalid config `{origin}`"))?;
+        let config: Config =
+            toml::Value::Table(tree).try_into().with_context(|| format!("invalid config `{origin}`"))?;
         config.validate()?;
         Ok(config)
     }

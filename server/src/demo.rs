@@ -39,7 +39,12 @@ pub struct SimulationArgs {
 impl SimulationArgs {
     pub fn simulator(&self) -> anyhow::Result<PlantSimulator> {
         anyhow::ensure!(self.assets >= 1, "--assets must be at least 1");
-        anyhow::ensure!(self.fault_asset <= self.assets, "--fault-asset {} is beyond --assets {}", self.fault_asset, self.assets);
+        anyhow::ensure!(
+            self.fault_asset <= self.assets,
+            "--fault-asset {} is beyond --assets {}",
+            self.fault_asset,
+            self.assets
+        );
         anyhow::ensure!(self.time_scale > 0.0, "--time-scale must be positive");
         let config = SimConfig {
             assets: self.assets,
@@ -74,7 +79,10 @@ pub struct DemoArgs {
 pub fn demo_config(args: &DemoArgs, broker_url: String, sim: &PlantSimulator) -> Config {
     let channels: Vec<ChannelConfig> = PlantSimulator::channels()
         .into_iter()
-        .map(|(id, kind)| ChannelConfig { id, kind: if kind == "window" { ChannelKind::Window } else { ChannelKind::Scalar } })
+        .map(|(id, kind)| ChannelConfig {
+            id,
+            kind: if kind == "window" { ChannelKind::Window } else { ChannelKind::Scalar },
+        })
         .collect();
     let mut config = Config::default();
     config.http.listen = args.http;
@@ -97,7 +105,8 @@ pub async fn run_demo(mut args: DemoArgs, shutdown: watch::Receiver<bool>) -> an
     let config = demo_config(&args, broker.url(), &sim);
     config.validate()?;
 
-    let publisher_mqtt = MqttConfig { url: broker.url(), client_id: "spikewatch-simulator".into(), ..MqttConfig::default() };
+    let publisher_mqtt =
+        MqttConfig { url: broker.url(), client_id: "spikewatch-simulator".into(), ..MqttConfig::default() };
     let publisher = tokio::spawn(publish_simulation(
         sim,
         publisher_mqtt,

@@ -60,7 +60,8 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rumqttd=warn,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rumqttd=warn,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -78,18 +79,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Replay { file, asset, config } = &cli.command {
         return replay_command(file, asset.as_deref(), config.as_deref());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
     runtime.block_on(async {
         let shutdown = shutdown_on_signal();
         match cli.command {
             Command::Demo(args) => demo::run_demo(args, shutdown).await,
             Command::Serve { config } => runtime::serve(Config::load(config.as_deref())?, shutdown, |_| {}).await,
             Command::Simulate { broker, topic_prefix, duration_s, sim } => {
-                let mqtt = MqttConfig { url: broker, client_id: "spikewatch-simulator".into(), ..MqttConfig::default() };
+                let mqtt =
+                    MqttConfig { url: broker, client_id: "spikewatch-simulator".into(), ..MqttConfig::default() };
                 mqtt.validate()?;
-                let published =
-                    connectors::simulator::publish_simulation(sim.simulator()?, mqtt, topic_prefix, sim.time_scale, duration_s, shutdown)
-                        .await?;
+                let published = connectors::simulator::publish_simulation(
+                    sim.simulator()?,
+                    mqtt,
+                    topic_prefix,
+                    sim.time_scale,
+                    duration_s,
+                    shutdown,
+                )
+                .await?;
                 println!("published {published} messages");
                 Ok(())
             }

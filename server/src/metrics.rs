@@ -72,8 +72,11 @@ impl Metrics {
             g
         };
         let step_duration = Histogram::with_opts(
-            HistogramOpts::new("spikewatch_engine_step_duration_seconds", "Time to step one asset model on one reading")
-                .buckets(vec![1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1]),
+            HistogramOpts::new(
+                "spikewatch_engine_step_duration_seconds",
+                "Time to step one asset model on one reading",
+            )
+            .buckets(vec![1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1]),
         )
         .expect("valid metric");
         registry.register(Box::new(step_duration.clone())).expect("unique metric");
@@ -87,7 +90,10 @@ impl Metrics {
                 "Failed or lost connections to sources",
             ),
             rejected: counter_vec("spikewatch_ingest_rejected_total", "Inputs rejected, by reason", &["reason"]),
-            samples_processed: counter("spikewatch_pipeline_samples_processed_total", "Samples stepped through a model"),
+            samples_processed: counter(
+                "spikewatch_pipeline_samples_processed_total",
+                "Samples stepped through a model",
+            ),
             spikes: counter("spikewatch_engine_spikes_total", "Spikes emitted by encoders and neurons"),
             synaptic_events: counter("spikewatch_engine_synaptic_events_total", "Synaptic events delivered"),
             alerts_raised: counter_vec("spikewatch_alerts_raised_total", "Alerts raised, by severity", &["severity"]),
@@ -120,7 +126,8 @@ impl Metrics {
             stats.connection_errors.load(Ordering::Relaxed),
         ];
         let mut seen = self.source_seen.lock().expect("metrics lock");
-        let targets = [&self.messages_received, &self.bytes_received, &self.source_connections, &self.source_connection_errors];
+        let targets =
+            [&self.messages_received, &self.bytes_received, &self.source_connections, &self.source_connection_errors];
         for ((counter, now), seen) in targets.into_iter().zip(now).zip(seen.iter_mut()) {
             counter.inc_by(now.saturating_sub(*seen));
             *seen = now;
@@ -181,8 +188,10 @@ mod tests {
         let dashboard = include_str!("../../dashboards/grafana/spikewatch.json");
         let mut used = 0;
         for (start, _) in dashboard.match_indices("spikewatch_") {
-            let name: String =
-                dashboard[start..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_').collect();
+            let name: String = dashboard[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
             let base = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(&name);
             if name == "spikewatch_" {
                 continue;

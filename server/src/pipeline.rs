@@ -39,12 +39,14 @@ impl Pipeline {
         let (events_tx, events) = mpsc::channel(capacity);
 
         // Assets are dealt to workers in configuration order, so placement is the same on every start.
-        let mut slots: Vec<BTreeMap<AssetId, AssetSlot>> = (0..config.pipeline.workers).map(|_| BTreeMap::new()).collect();
+        let mut slots: Vec<BTreeMap<AssetId, AssetSlot>> =
+            (0..config.pipeline.workers).map(|_| BTreeMap::new()).collect();
         let mut routes = BTreeMap::new();
         for (index, asset) in config.assets.iter().enumerate() {
             let shard = index % config.pipeline.workers;
-            let model = AssetModel::new(asset.id.clone(), asset.channel_specs(), config.model.clone(), config.pipeline.seed)
-                .with_context(|| format!("failed to build the model of asset `{}`", asset.id))?;
+            let model =
+                AssetModel::new(asset.id.clone(), asset.channel_specs(), config.model.clone(), config.pipeline.seed)
+                    .with_context(|| format!("failed to build the model of asset `{}`", asset.id))?;
             slots[shard].insert(asset.id.clone(), AssetSlot::new(model, config.archive.readings_per_channel));
             routes.insert(asset.id.clone(), shard);
         }

@@ -2,7 +2,9 @@
 //! and prints every alert, so an engineer can check the model on recorded data.
 
 use crate::archive::read_windows;
-use snn_engine::{AlertEvent, AlertReport, AssetId, AssetModel, ChannelKind, ChannelSpec, ModelConfig, Reading, Sample, Timestamp};
+use snn_engine::{
+    AlertEvent, AlertReport, AssetId, AssetModel, ChannelKind, ChannelSpec, ModelConfig, Reading, Sample, Timestamp,
+};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -46,7 +48,8 @@ pub fn run(samples: &[Sample], config: &ModelConfig, seed: u64, out: &mut impl W
     for s in samples {
         let channels = specs.entry(s.asset.clone()).or_default();
         if !channels.iter().any(|c| c.id == s.channel) {
-            let kind = if matches!(s.reading, Reading::Window { .. }) { ChannelKind::Window } else { ChannelKind::Scalar };
+            let kind =
+                if matches!(s.reading, Reading::Window { .. }) { ChannelKind::Window } else { ChannelKind::Scalar };
             channels.push(ChannelSpec { id: s.channel.clone(), kind });
         }
     }
@@ -91,7 +94,12 @@ pub fn describe_raised(asset: &AssetId, report: &AlertReport) -> String {
         .evidence
         .iter()
         .take(3)
-        .map(|e| format!("{}.{} {:.3} (normal {:.3}, {:+.1}σ)", e.channel, e.feature, e.observed, e.expected, e.deviation_sigma))
+        .map(|e| {
+            format!(
+                "{}.{} {:.3} (normal {:.3}, {:+.1}σ)",
+                e.channel, e.feature, e.observed, e.expected, e.deviation_sigma
+            )
+        })
         .collect();
     format!(
         "{}  raised    {}  {}  score {:.3} > {:.3}  {}",
@@ -136,7 +144,10 @@ mod tests {
         assert!(summary.alerts_raised >= 1, "no alert for a 40-unit jump:\n{text}");
         let first_raised = text.lines().find(|l| l.contains("raised")).unwrap();
         // RFC 3339 times sort as text: the first alert comes at or after the jump (row 1200 = 20:00).
-        assert!(first_raised[..20].to_owned() >= "2024-01-01T20:00:00Z".to_owned(), "alert before the jump: {first_raised}");
+        assert!(
+            first_raised[..20].to_owned() >= "2024-01-01T20:00:00Z".to_owned(),
+            "alert before the jump: {first_raised}"
+        );
         assert!(first_raised.contains("shift") && first_raised.contains("value."), "{first_raised}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

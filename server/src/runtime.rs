@@ -16,7 +16,11 @@ use tokio::sync::watch;
 
 /// Runs the server until `shutdown` turns true. `on_listening` is told the HTTP address once it accepts
 /// connections (the port may have been 0).
-pub async fn serve(config: Config, shutdown: watch::Receiver<bool>, on_listening: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+pub async fn serve(
+    config: Config,
+    shutdown: watch::Receiver<bool>,
+    on_listening: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     let store = AlertStore::connect(&config.database.url, config.database.max_connections)
         .await
         .context("failed to open the alert store")?;

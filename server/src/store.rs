@@ -105,7 +105,8 @@ impl AlertStore {
             .connect(&connect_url)
             .await
             .map_err(|source| StoreError::Connect { url: redact(url), source })?;
-        let migrator = if is_sqlite { sqlx::migrate!("../migrations/sqlite") } else { sqlx::migrate!("../migrations/postgres") };
+        let migrator =
+            if is_sqlite { sqlx::migrate!("../migrations/sqlite") } else { sqlx::migrate!("../migrations/postgres") };
         migrator.run(&pool).await.map_err(|source| StoreError::Migrate { url: redact(url), source })?;
         Ok(AlertStore { pool })
     }
@@ -158,11 +159,12 @@ impl AlertStore {
     /// Marks an alert resolved at `t` (whether or not it was acknowledged). Returns false if it does not exist
     /// or was already resolved.
     pub async fn resolve_alert(&self, id: i64, t: Timestamp) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE alerts SET state = 'resolved', resolved_at = $1 WHERE id = $2 AND state <> 'resolved'")
-            .bind(t.0)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE alerts SET state = 'resolved', resolved_at = $1 WHERE id = $2 AND state <> 'resolved'")
+                .bind(t.0)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 

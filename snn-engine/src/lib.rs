@@ -4,6 +4,19 @@
 //! ([`normalise`]) -> spikes ([`encoder`]) -> a layer of LIF neurons with STDP and lateral
 //! inhibition ([`network`], run by a [`backend::Backend`]) -> novelty against the learned
 //! prototypes -> smoothed score, adaptive threshold and alert state machine ([`score`]).
+//!
+//! Architecture invariant: nothing here reads a clock, spawns a thread, touches a file or draws
+//! from a global RNG (`clippy.toml` bans them); the only randomness is [`rng::SplitMix64`],
+//! seeded by the caller.
+//!
+//! Architecture invariant: same channels, config, seed and readings give bit-identical outcomes
+//! and state; results never depend on hash-map order.
+//!
+//! Architecture invariant: stepping never fails; a bad reading is counted in
+//! [`Counters::dropped`] and leaves every other piece of state untouched.
+//!
+//! Architecture invariant: the network ([`network::Layer`]) is plain data; a
+//! [`backend::Backend`] runs it, so other backends (emulated hardware) can share it.
 
 pub mod backend;
 pub mod encoder;

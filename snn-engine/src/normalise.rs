@@ -23,14 +23,7 @@ impl Normaliser {
     /// `std_floor_abs + std_floor_fraction * |mean|`, so a constant feature does not turn a
     /// rounding-level change into a 6-sigma event.
     pub fn new(dims: usize, z_clip: f64, std_floor_fraction: f64, std_floor_abs: f64) -> Self {
-        Normaliser {
-            count: 0,
-            mean: vec![0.0; dims],
-            var: vec![0.0; dims],
-            z_clip,
-            std_floor_fraction,
-            std_floor_abs,
-        }
+        Normaliser { count: 0, mean: vec![0.0; dims], var: vec![0.0; dims], z_clip, std_floor_fraction, std_floor_abs }
     }
 
     /// Observations folded in with exact (Welford) weighting so far.

@@ -16,22 +16,24 @@ fn bad_input_is_counted_and_the_stream_goes_on(services: Services, runtime: &tok
         (topic("pump-1", "temperature"), json(2_000, "40.0")),
         (topic("pump-1", "temperature"), b"{\"t\": 2500, \"value\":".to_vec()), // malformed JSON
         (topic("pump-1", "vibration"), vec![b' '; 300_000]),                    // over max_payload_bytes
-        (topic("pump-1", "temperature"), json(3_000, "\"NaN\"")),              // non-finite
-        (topic("pump-9", "temperature"), json(3_000, "1.0")),                  // unknown asset
-        (topic("pump-1", "pressure"), json(3_000, "1.0")),                     // unknown channel
-        (topic("pump-1", "temperature"), json(1_000, "40.0")),                 // timestamp backwards
-        (topic("pump-1", "vibration"), json(3_000, "1.0")),                    // a scalar on a window channel
+        (topic("pump-1", "temperature"), json(3_000, "\"NaN\"")),               // non-finite
+        (topic("pump-9", "temperature"), json(3_000, "1.0")),                   // unknown asset
+        (topic("pump-1", "pressure"), json(3_000, "1.0")),                      // unknown channel
+        (topic("pump-1", "temperature"), json(1_000, "40.0")),                  // timestamp backwards
+        (topic("pump-1", "vibration"), json(3_000, "1.0")),                     // a scalar on a window channel
         (topic("pump-1", "temperature"), json(4_000, "41.0")),
     ];
     runtime.block_on(publish_raw(&services.mqtt_url, &messages));
 
-    let rejected = |s: &Server, reason: &str| s.metric(&format!("spikewatch_ingest_rejected_total{{reason=\"{reason}\"}}"));
+    let rejected =
+        |s: &Server, reason: &str| s.metric(&format!("spikewatch_ingest_rejected_total{{reason=\"{reason}\"}}"));
     server.wait_for("both good readings and every bad one", Duration::from_secs(60), |s| {
         let processed = s.metric("spikewatch_pipeline_samples_processed_total");
-        let total: f64 = ["malformed", "oversized", "non_finite", "unknown_asset", "unknown_channel", "timestamp_backwards"]
-            .iter()
-            .map(|r| rejected(s, r))
-            .sum();
+        let total: f64 =
+            ["malformed", "oversized", "non_finite", "unknown_asset", "unknown_channel", "timestamp_backwards"]
+                .iter()
+                .map(|r| rejected(s, r))
+                .sum();
         (processed == 2.0 && total == 7.0).then_some(())
     });
     for (reason, count) in [

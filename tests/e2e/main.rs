@@ -79,10 +79,16 @@ fn faulty_asset_alerts_alone(services: Services, runtime: &tokio::runtime::Runti
     let mut server = Server::start(&["serve", "--config", config.to_str().unwrap()], format!("127.0.0.1:{http_port}"));
 
     let sim = PlantSimulator::new(
-        SimConfig { assets: 3, seed: 11, fault: Some(FaultSpec { asset_index: 2, start_s: 150.0, ramp_s: 90.0 }), ..SimConfig::default() },
+        SimConfig {
+            assets: 3,
+            seed: 11,
+            fault: Some(FaultSpec { asset_index: 2, start_s: 150.0, ramp_s: 90.0 }),
+            ..SimConfig::default()
+        },
         Timestamp::from_millis(1_767_225_600_000),
     );
-    let publisher = MqttConfig { url: services.mqtt_url.clone(), client_id: unique("simulator"), ..MqttConfig::default() };
+    let publisher =
+        MqttConfig { url: services.mqtt_url.clone(), client_id: unique("simulator"), ..MqttConfig::default() };
     let (_stop, never) = tokio::sync::watch::channel(false);
     let published = runtime
         .block_on(publish_simulation(sim, publisher, topic_root, f64::INFINITY, Some(360.0), never))
@@ -118,7 +124,8 @@ fn faulty_asset_alerts_alone(services: Services, runtime: &tokio::runtime::Runti
     let stored: Vec<(String, String)> = runtime.block_on(async {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&services.database_url).await.unwrap();
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT asset, severity FROM alerts ORDER BY id").fetch_all(&pool).await.unwrap();
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT asset, severity FROM alerts ORDER BY id").fetch_all(&pool).await.unwrap();
         pool.close().await;
         rows
     });

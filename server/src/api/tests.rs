@@ -22,11 +22,14 @@ async fn state() -> AppState {
 }
 
 async fn call(state: &AppState, method: &str, uri: &str) -> (StatusCode, serde_json::Value) {
-    let response =
-        app(state.clone()).oneshot(Request::builder().method(method).uri(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let response = app(state.clone())
+        .oneshot(Request::builder().method(method).uri(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
     (status, json)
 }
 
@@ -141,7 +144,10 @@ async fn a_failed_database_is_a_503_without_internals() {
 async fn health_metrics_rejects_and_dashboard() {
     let state = state().await;
     let (status, health) = call(&state, "GET", "/healthz").await;
-    assert_eq!((status, health["status"].as_str(), health["database"].as_str()), (StatusCode::OK, Some("ok"), Some("ok")));
+    assert_eq!(
+        (status, health["status"].as_str(), health["database"].as_str()),
+        (StatusCode::OK, Some("ok"), Some("ok"))
+    );
 
     state.rejects.record(&connectors::ingest::Rejection::new(
         connectors::ingest::RejectReason::Malformed,

@@ -65,10 +65,18 @@ impl Worker {
         let kind = slot.model.channels().iter().find(|c| c.id == sample.channel).map(|c| c.kind);
         match (kind, &sample.reading) {
             (None, _) => {
-                return Err(Rejection::new(RejectReason::UnknownChannel, source(), "channel is not configured for this asset"));
+                return Err(Rejection::new(
+                    RejectReason::UnknownChannel,
+                    source(),
+                    "channel is not configured for this asset",
+                ));
             }
             (Some(ChannelKind::Window), Reading::Scalar(_)) | (Some(ChannelKind::Scalar), Reading::Window { .. }) => {
-                return Err(Rejection::new(RejectReason::Malformed, source(), "reading does not match the channel's kind"));
+                return Err(Rejection::new(
+                    RejectReason::Malformed,
+                    source(),
+                    "reading does not match the channel's kind",
+                ));
             }
             _ => {}
         }

@@ -60,9 +60,7 @@ pub fn fft_in_place(buf: &mut [Complex], inverse: bool) {
 
 /// The Hann window of length `n` (periodic form, as used for spectral analysis; Harris 1978).
 pub fn hann(n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos())
-        .collect()
+    (0..n).map(|i| 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()).collect()
 }
 
 #[cfg(test)]
@@ -84,9 +82,7 @@ mod tests {
 
     #[test]
     fn matches_naive_dft_and_round_trips() {
-        let x: Vec<Complex> = (0..64)
-            .map(|i| (((i * 7) % 11) as f64 - 5.0, ((i * 3) % 5) as f64))
-            .collect();
+        let x: Vec<Complex> = (0..64).map(|i| (((i * 7) % 11) as f64 - 5.0, ((i * 3) % 5) as f64)).collect();
         let mut y = x.clone();
         fft_in_place(&mut y, false);
         for (a, b) in y.iter().zip(naive_dft(&x)) {
@@ -101,9 +97,8 @@ mod tests {
     #[test]
     fn sine_lands_in_its_bin() {
         let n = 1024;
-        let mut x: Vec<Complex> = (0..n)
-            .map(|i| ((std::f64::consts::TAU * 37.0 * i as f64 / n as f64).sin(), 0.0))
-            .collect();
+        let mut x: Vec<Complex> =
+            (0..n).map(|i| ((std::f64::consts::TAU * 37.0 * i as f64 / n as f64).sin(), 0.0)).collect();
         fft_in_place(&mut x, false);
         let peak = (0..n / 2)
             .max_by(|&a, &b| {

@@ -49,15 +49,9 @@ impl WindowParams {
     pub fn band_edges(&self, sample_rate_hz: f64) -> Vec<f64> {
         let nyquist = sample_rate_hz / 2.0;
         let n = self.band_count;
-        let lo = if self.band_min_hz < nyquist {
-            self.band_min_hz
-        } else {
-            nyquist / 2f64.powi(n as i32)
-        };
+        let lo = if self.band_min_hz < nyquist { self.band_min_hz } else { nyquist / 2f64.powi(n as i32) };
         let ratio = (nyquist / lo).powf(1.0 / n as f64);
-        (0..=n)
-            .map(|i| if i == n { nyquist } else { lo * ratio.powi(i as i32) })
-            .collect()
+        (0..=n).map(|i| if i == n { nyquist } else { lo * ratio.powi(i as i32) }).collect()
     }
 }
 
@@ -193,9 +187,8 @@ mod tests {
     #[test]
     fn sine_energy_lands_in_the_right_band() {
         // 3 kHz sine of amplitude 1: variance 0.5, all of it in the band holding 3 kHz.
-        let samples: Vec<f32> = (0..2048)
-            .map(|i| (std::f64::consts::TAU * 3_000.0 * i as f64 / FS).sin() as f32)
-            .collect();
+        let samples: Vec<f32> =
+            (0..2048).map(|i| (std::f64::consts::TAU * 3_000.0 * i as f64 / FS).sin() as f32).collect();
         let f = features(&samples);
         let edges = params().band_edges(FS);
         let band = edges.windows(2).position(|e| 3_000.0 >= e[0] && 3_000.0 < e[1]).unwrap();

@@ -110,7 +110,7 @@ impl Default for ModelConfig {
             lateral_inhibition: 0.5,
             theta_plus: 0.002,
             theta_tau_time_steps: 2_000.0,
-            stdp_rate: 0.03,
+            stdp_rate: 0.01,
             stdp_depression_ratio: 0.5,
             stdp_tau_pre_time_steps: 5.0,
             stdp_tau_post_time_steps: 5.0,
@@ -118,10 +118,10 @@ impl Default for ModelConfig {
             recruit_below_cosine: 0.95,
             monitoring_learning_scale: 0.1,
             normal_adapt_rate: 0.002,
-            score_smoothing: 0.3,
-            threshold_high_sigma: 4.0,
+            score_smoothing: 0.2,
+            threshold_high_sigma: 5.0,
             threshold_low_sigma: 2.0,
-            score_std_floor: 0.01,
+            score_std_floor: 0.02,
             raise_after: 3,
             resolve_after: 20,
         }
@@ -129,11 +129,7 @@ impl Default for ModelConfig {
 }
 
 fn check(ok: bool, field: &'static str, reason: &str) -> Result<(), ModelError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ModelError::InvalidConfig { field, reason: reason.to_owned() })
-    }
+    if ok { Ok(()) } else { Err(ModelError::InvalidConfig { field, reason: reason.to_owned() }) }
 }
 
 fn positive(x: f64) -> bool {

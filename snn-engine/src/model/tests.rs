@@ -14,10 +14,7 @@ fn temp() -> ChannelId {
 }
 
 fn channels() -> Vec<ChannelSpec> {
-    vec![
-        ChannelSpec { id: vib(), kind: ChannelKind::Window },
-        ChannelSpec { id: temp(), kind: ChannelKind::Scalar },
-    ]
+    vec![ChannelSpec { id: vib(), kind: ChannelKind::Window }, ChannelSpec { id: temp(), kind: ChannelKind::Scalar }]
 }
 
 fn model(seed: u64) -> AssetModel {
@@ -35,12 +32,14 @@ struct Plant {
     rng: SplitMix64,
     tick: u64,
     fault_from: u64,
+    /// The fault is repaired at this tick.
+    fault_until: u64,
     fault_amplitude: f64,
 }
 
 impl Plant {
     fn new(seed: u64, fault_from: u64, fault_amplitude: f64) -> Self {
-        Plant { rng: SplitMix64::new(seed), tick: 0, fault_from, fault_amplitude }
+        Plant { rng: SplitMix64::new(seed), tick: 0, fault_from, fault_until: u64::MAX, fault_amplitude }
     }
 
     /// The next tick's two readings, with their timestamps.
@@ -49,13 +48,20 @@ impl Plant {
         self.tick += 1;
         let tau = std::f64::consts::TAU;
         let load = 1.0 + 0.2 * (tau * i as f64 / 60.0).sin();
-        let growth = if i >= self.fault_from { ((i - self.fault_from + 1) as f64 / 30.0).min(1.0) } else { 0.0 };
+        let growth = if i >= self.fault_until {
+            0.0
+        } else if i >= self.fault_from {
+            ((i - self.fault_from + 1) as f64 / 30.0).min(1.0)
+        } else {
+            0.0
+        };
         let impact = self.fault_amplitude * growth;
         let t0 = i as f64;
         let samples: Vec<f32> = (0..WINDOW)
             .map(|n| {
                 let t = t0 + n as f64 / FS;
-                let shaft = (tau * 25.0 * t).sin() + 0.5 * (tau * 50.0 * t + 0.3).sin() + 0.3 * (tau * 75.0 * t + 1.1).sin();
+                let shaft =
+                    (tau * 25.0 * t).sin() + 0.5 * (tau * 50.0 * t + 0.3).sin() + 0.3 * (tau * 75.0 * t + 1.1).sin();
                 let mut x = load * shaft + 0.3 * self.rng.next_gaussian();
                 if impact > 0.0 {
                     // Time since the latest impact at 90 Hz.
@@ -226,7 +232,10 @@ fn bearing_fault_is_detected_and_explained_normal_running_is_quiet() {
     let top = &first.1.evidence[0];
     assert_eq!(top.channel, vib(), "evidence: {:#?}", first.1.evidence);
     assert!(
-        top.feature == "kurtosis" || top.feature == "crest" || top.feature.starts_with("band_") || top.feature.starts_with("envelope"),
+        top.feature == "kurtosis"
+            || top.feature == "crest"
+            || top.feature.starts_with("band_")
+            || top.feature.starts_with("envelope"),
         "top evidence {top:?}"
     );
     assert!(top.deviation_sigma.abs() > 3.0);
@@ -253,29 +262,30 @@ fn the_same_run_without_impacts_stays_quiet() {
 }
 
 #[test]
-fn diag() {
-    let cfgs = [
-        ("s005", ModelConfig { stdp_rate: 0.005, ..ModelConfig::default() }),
-        ("s01", ModelConfig { stdp_rate: 0.01, ..ModelConfig::default() }),
-        ("s02", ModelConfig { stdp_rate: 0.02, ..ModelConfig::default() }),
-        ("s01theta0", ModelConfig { stdp_rate: 0.01, theta_plus: 0.0, ..ModelConfig::default() }),
-        ("nostdp", ModelConfig { stdp_rate: 1e-7, ..ModelConfig::default() }),
-    ];
-    for (name, cfg) in cfgs {
-        let amp = 1.5;
-        eprintln!("=== {name}");
-        let (m, out) = scenario_with(amp, cfg);
-        let normal: Vec<f32> = out[300..1140].iter().map(|(_, o)| o.score).collect();
-        let mean = normal.iter().sum::<f32>() / normal.len() as f32;
-        let max = normal.iter().cloned().fold(0.0, f32::max);
-        let sd = (normal.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / normal.len() as f32).sqrt();
-        let mut sorted = normal.clone();
-        sorted.sort_by(|a, b| a.total_cmp(b));
-        eprintln!("sd {sd} p99 {} p999 {} warm {:?}", sorted[sorted.len() * 99 / 100], sorted[sorted.len() * 999 / 1000], (m.threshold.mean(), m.threshold.std()));
-        eprintln!("amp {amp}: protos {} thr {} normal mean {mean} max {max}", m.prototypes(), m.threshold_high());
-        let alerts: Vec<u64> = raised(&out).iter().map(|a| a.0).collect();
-        eprintln!("alerts {alerts:?}");
-        let f: Vec<String> = out[1130..].iter().step_by(2).map(|(t, o)| format!("{t}:{:.3}", o.score)).collect();
-        eprintln!("{}", f.join(" "));
-    }
+fn alert_resolves_after_the_repair_and_learning_was_frozen_meanwhile() {
+    let mut m = model(11);
+    let mut plant = Plant::new(12, 300, 1.5);
+    plant.fault_until = 360;
+    let mut out = run(&mut m, &mut plant, 330);
+    assert_eq!(m.phase(), Phase::Alerting);
+    // While alerting nothing is learned: prototypes, thresholds and feature statistics hold.
+    let (layer, normaliser, threshold) = (m.layer.clone(), m.normaliser.clone(), m.threshold.clone());
+    out.extend(run(&mut m, &mut plant, 20));
+    assert_eq!(m.phase(), Phase::Alerting);
+    assert!(m.layer == layer && m.normaliser == normaliser && m.threshold == threshold);
+    out.extend(run(&mut m, &mut plant, 110));
+    let alerts: Vec<(u64, &AlertEvent)> = out.iter().filter_map(|(t, o)| o.alert.as_ref().map(|a| (*t, a))).collect();
+    assert_eq!(alerts.len(), 2, "one raise and one resolve: {alerts:?}");
+    let (raised_at, AlertEvent::Raised(report)) = alerts[0] else { panic!("first event must be Raised") };
+    assert!((300..340).contains(&raised_at), "raised at {raised_at}");
+    assert!(report.score > report.threshold);
+    let (resolved_at, AlertEvent::Resolved { .. }) = alerts[1] else { panic!("second event must be Resolved") };
+    assert!(resolved_at >= 360, "resolved at {resolved_at}, before the repair");
+    // Hysteresis: at least `resolve_after` steps after the repair, and not long after.
+    assert!(resolved_at < 400, "resolved at {resolved_at}");
+    assert_eq!(m.phase(), Phase::Monitoring);
+    // By the fault's peak the score is far above the threshold: critical health.
+    let peak = out.iter().filter(|(t, _)| (330..360).contains(t)).map(|(_, o)| o.health).fold(100.0, f32::min);
+    assert!(peak < 10.0, "health at the fault's peak {peak}");
+    assert!(out.iter().filter(|(t, _)| (300..360).contains(t)).all(|(_, o)| o.phase != Phase::Learning));
 }
