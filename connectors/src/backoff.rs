@@ -1,6 +1,6 @@
 //! Capped exponential backoff with jitter for reconnect loops (sans-I/O: the caller sleeps).
 
-use crate::rng::SplitMix64;
+use snn_engine::rng::SplitMix64;
 use std::time::Duration;
 
 /// Capped exponential backoff with "equal jitter": each delay is uniformly drawn from

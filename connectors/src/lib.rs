@@ -15,7 +15,6 @@ pub mod ingest;
 pub mod json;
 pub mod mqtt;
 pub mod replay;
-pub mod rng;
 pub mod simulator;
 pub mod topic;
 

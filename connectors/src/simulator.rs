@@ -16,7 +16,7 @@ mod publish;
 
 pub use publish::publish_simulation;
 
-use crate::rng::SplitMix64;
+use snn_engine::rng::SplitMix64;
 use snn_engine::{AssetId, ChannelId, Reading, Sample, Timestamp};
 use std::f64::consts::TAU;
 
@@ -232,17 +232,17 @@ impl Pump {
 
     fn step(&mut self, t_s: f64, severity: f64, config: &SimConfig) -> (Reading, f64, f64) {
         // Tiny load noise (valve hunting, flow turbulence), kept inside the 70-100 % band.
-        let load = (self.load(t_s) + 0.005 * self.rng.next_normal()).clamp(0.7, 1.0);
+        let load = (self.load(t_s) + 0.005 * self.rng.next_gaussian()).clamp(0.7, 1.0);
         // Induction motor slip grows with load: about 0.4 % speed change over the load range.
         let shaft_hz = self.base_shaft_hz * (1.0 - 0.004 * (load - MEAN_LOAD) / 0.15);
         let vibration = self.vibration_window(t_s, load, shaft_hz, severity, config);
 
         // A damaged bearing adds friction torque: a few percent more current at full severity.
-        let current = 10.0 * load * (1.0 + 0.04 * severity) + 0.05 * self.rng.next_normal();
+        let current = 10.0 * load * (1.0 + 0.04 * severity) + 0.05 * self.rng.next_gaussian();
 
         let target = equilibrium_temperature(load, severity);
         self.temperature_c += (target - self.temperature_c) * (1.0 - (-config.tick_s / THERMAL_TAU_S).exp());
-        let temperature = self.temperature_c + 0.05 * self.rng.next_normal();
+        let temperature = self.temperature_c + 0.05 * self.rng.next_gaussian();
         (vibration, current, temperature)
     }
 
@@ -258,7 +258,7 @@ impl Pump {
                         self.harmonic_g[h] * load * (TAU * order * shaft_hz * t + self.harmonic_phase[h]).sin()
                     })
                     .sum();
-                harmonics + VIBRATION_NOISE_G * self.rng.next_normal()
+                harmonics + VIBRATION_NOISE_G * self.rng.next_gaussian()
             })
             .collect();
         if severity > 0.0 {
@@ -277,8 +277,8 @@ impl Pump {
         for k in first..=last {
             // Rolling elements slip a little, so impacts wander ~1 % of a period (Randall &
             // Antoni 2011, §2.1): this is what makes the signal cyclostationary, not periodic.
-            let start = k as f64 * period + 0.01 * period * self.rng.next_normal();
-            let amplitude = IMPACT_PEAK_G * strength * (1.0 + 0.1 * self.rng.next_normal());
+            let start = k as f64 * period + 0.01 * period * self.rng.next_gaussian();
+            let amplitude = IMPACT_PEAK_G * strength * (1.0 + 0.1 * self.rng.next_gaussian());
             let first_idx = (((start - t0) * fs).ceil().max(0.0)) as usize;
             let ring_end = (((start + 10.0 * RESONANCE_DECAY_S - t0) * fs).ceil().max(0.0) as usize).min(samples.len());
             for (idx, s) in samples.iter_mut().enumerate().take(ring_end).skip(first_idx) {

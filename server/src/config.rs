@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// Prefix of the environment variables that override the file, e.g. `SPIKEWATCH__DATABASE__URL`.
 pub const ENV_PREFIX: &str = "SPIKEWATCH__";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub http: HttpConfig,
@@ -72,20 +72,6 @@ pub struct ChannelConfig {
     pub id: ChannelId,
     /// `window` for blocks of raw samples (vibration, acoustic), `scalar` for slow values.
     pub kind: ChannelKind,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            http: HttpConfig::default(),
-            mqtt: MqttConfig::default(),
-            database: DatabaseConfig::default(),
-            archive: ArchiveConfig::default(),
-            pipeline: PipelineConfig::default(),
-            model: ModelConfig::default(),
-            assets: Vec::new(),
-        }
-    }
 }
 
 impl Default for HttpConfig {

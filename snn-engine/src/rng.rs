@@ -37,6 +37,11 @@ impl SplitMix64 {
         let u2 = self.next_f64();
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
+
+    /// An independent generator seeded from this one (one stream per asset, say).
+    pub fn fork(&mut self) -> Self {
+        SplitMix64::new(self.next_u64())
+    }
 }
 
 #[cfg(test)]

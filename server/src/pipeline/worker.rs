@@ -80,11 +80,9 @@ impl Worker {
             }
             _ => {}
         }
-        if let Some(last) = slot.last_t.get(&sample.channel) {
-            if sample.t <= *last {
-                let detail = format!("timestamp {} is not after the previous reading's {}", sample.t.0, last.0);
-                return Err(Rejection::new(RejectReason::TimestampBackwards, source(), detail));
-            }
+        if let Some(last) = slot.last_t.get(&sample.channel).filter(|last| sample.t <= **last) {
+            let detail = format!("timestamp {} is not after the previous reading's {}", sample.t.0, last.0);
+            return Err(Rejection::new(RejectReason::TimestampBackwards, source(), detail));
         }
         slot.last_t.insert(sample.channel.clone(), sample.t);
 
