@@ -2,6 +2,7 @@
 
 use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -39,8 +40,8 @@ impl EmbeddedBroker {
 }
 
 /// Starts rumqttd on 127.0.0.1:`port` (port 0 picks a free port first) on its own OS thread
-/// (`Broker::start` blocks forever and builds its own runtimes), then waits until the port
-/// accepts TCP connections (error after ~10 s). MQTT 3.1.1 only, no TLS, no auth, payloads up to
+/// (`Broker::start` blocks forever and builds its own runtimes), then waits until it
+/// answers an MQTT CONNECT (error after ~10 s). MQTT 3.1.1 only, no TLS, no auth, payloads up to
 /// 16 MiB, persistent sessions kept in memory.
 pub fn start_embedded_broker(port: u16) -> Result<EmbeddedBroker, BrokerError> {
     let port = if port == 0 { pick_free_port().map_err(BrokerError::PickPort)? } else { port };
@@ -56,7 +57,7 @@ pub fn start_embedded_broker(port: u16) -> Result<EmbeddedBroker, BrokerError> {
         .map_err(BrokerError::Spawn)?;
     let deadline = Instant::now() + READY_TIMEOUT;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+    while !answers_mqtt_connect(&addr) {
         if Instant::now() >= deadline {
             return Err(BrokerError::NotReady { port, secs: READY_TIMEOUT.as_secs() });
         }
@@ -64,6 +65,26 @@ pub fn start_embedded_broker(port: u16) -> Result<EmbeddedBroker, BrokerError> {
     }
     info!(port, "embedded mqtt broker listening");
     Ok(EmbeddedBroker { port })
+}
+
+/// True when the broker answers an MQTT 3.1.1 CONNECT with a successful CONNACK. A bare TCP probe would
+/// do, but rumqttd logs every connection that closes before CONNECT as an error, which would greet every
+/// demo user with a false alarm.
+fn answers_mqtt_connect(addr: &SocketAddr) -> bool {
+    const CLIENT_ID: &[u8] = b"spikewatch-ready";
+    let mut connect = vec![0x10, 12 + CLIENT_ID.len() as u8, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 10, 0];
+    connect.push(CLIENT_ID.len() as u8);
+    connect.extend_from_slice(CLIENT_ID);
+    let exchange = || -> std::io::Result<bool> {
+        let mut stream = TcpStream::connect_timeout(addr, Duration::from_millis(200))?;
+        stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+        stream.write_all(&connect)?;
+        let mut connack = [0u8; 4];
+        stream.read_exact(&mut connack)?;
+        stream.write_all(&[0xE0, 0])?; // DISCONNECT
+        Ok(connack == [0x20, 2, 0, 0])
+    };
+    exchange().unwrap_or(false)
 }
 
 /// Binds port 0 to let the OS choose, then releases it for the broker. Another process could

@@ -57,11 +57,13 @@ pub enum RejectReason {
     UnknownChannel,
     /// The sample is older than the last one accepted on its channel.
     TimestampBackwards,
+    /// A Sparkplug B edge node skipped a sequence number (messages were lost); a rebirth is requested.
+    SequenceGap,
 }
 
 impl RejectReason {
     /// Every reason, in declaration order (for pre-registering metric label values).
-    pub const ALL: [RejectReason; 7] = [
+    pub const ALL: [RejectReason; 8] = [
         RejectReason::Malformed,
         RejectReason::Oversized,
         RejectReason::NonFinite,
@@ -69,6 +71,7 @@ impl RejectReason {
         RejectReason::UnknownAsset,
         RejectReason::UnknownChannel,
         RejectReason::TimestampBackwards,
+        RejectReason::SequenceGap,
     ];
 
     /// The snake_case label value, e.g. `"non_finite"`.
@@ -81,6 +84,7 @@ impl RejectReason {
             RejectReason::UnknownAsset => "unknown_asset",
             RejectReason::UnknownChannel => "unknown_channel",
             RejectReason::TimestampBackwards => "timestamp_backwards",
+            RejectReason::SequenceGap => "sequence_gap",
         }
     }
 }

@@ -5,23 +5,33 @@
 //! keep plain atomic counters ([`mqtt::SourceStats`]) that the server turns into metrics, and
 //! never install a logger or a metrics registry.
 //!
-//! Architecture invariant: payload decoding ([`json`], [`topic`], [`replay`] parsers) is sans-I/O
-//! and unit-tested; only [`mqtt`], [`simulator::publish_simulation`] and
-//! [`embedded_broker`] touch the network.
+//! Architecture invariant: payload decoding ([`json`], [`binary`], [`sparkplug`], [`route`],
+//! [`topic`], [`replay`] parsers) is sans-I/O and unit-tested; only [`mqtt`],
+//! [`simulator::publish_simulation`] and [`embedded_broker`] touch the network.
+//! The [`opcua`] source touches the network as well; its value conversion
+//! ([`opcua::data_value_to_ingest`]) is sans-I/O and unit-tested.
 
 pub mod backoff;
+pub mod binary;
 pub mod embedded_broker;
 pub mod ingest;
 pub mod json;
 pub mod mqtt;
+pub mod opcua;
 pub mod replay;
+pub mod route;
 pub mod simulator;
+pub mod sparkplug;
 pub mod topic;
 
+pub use crate::opcua::{MonitoredItemConfig, OpcUaConfig, OpcUaError, run_opcua_source};
+pub use binary::{BinarySamples, decode_binary, encode_binary, encode_binary_window};
 pub use embedded_broker::{BrokerError, EmbeddedBroker, start_embedded_broker};
 pub use ingest::{Ingest, RejectReason, Rejection};
-pub use json::{DecodeError, decode_json, encode_json};
+pub use json::{DecodeError, JsonLayout, TimeFormat, decode_json, decode_json_with, encode_json};
 pub use mqtt::{MqttConfig, MqttError, SourceStats, run_mqtt_source};
 pub use replay::{Replay, ReplayError, read_csv};
+pub use route::{Command, Decoded, Decoder, MappedTopic, PayloadFormat, Route, TopicConfig};
 pub use simulator::{FaultSpec, PlantSimulator, SimConfig, publish_simulation};
+pub use sparkplug::SparkplugDecoder;
 pub use topic::{TopicError, TopicPattern};

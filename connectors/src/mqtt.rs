@@ -2,10 +2,11 @@
 
 mod source;
 
-pub use source::{decode_publish, run_mqtt_source};
+pub use source::run_mqtt_source;
 pub(crate) use source::{jitter_seed, shutdown_requested};
 
-use crate::topic::{TopicError, TopicPattern};
+use crate::route::{Route, TopicConfig};
+use crate::topic::TopicError;
 use rumqttc::{MqttOptions, QoS, TlsConfiguration, Transport};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -60,8 +61,9 @@ pub struct MqttConfig {
     /// PEM CA bundle used as the only trust root for `mqtts://`. Required for TLS: point it at
     /// the system bundle (e.g. `/etc/ssl/certs/ca-certificates.crt`) for a publicly signed broker.
     pub ca_file: Option<PathBuf>,
-    /// Topic patterns such as `plant/{asset}/{channel}`.
-    pub topics: Vec<String>,
+    /// Topic entries: patterns such as `plant/{asset}/{channel}` (JSON in the built-in layout), or
+    /// tables `{ pattern, format, time_pointer, ... }` (see [`TopicConfig`]).
+    pub topics: Vec<TopicConfig>,
     /// Subscription QoS, 0 or 1.
     pub qos: u8,
     /// `false` keeps a persistent session so QoS 1 messages published while we restart are kept.
@@ -184,7 +186,7 @@ impl MqttConfig {
         if self.topics.is_empty() {
             return invalid("`topics` is empty".into());
         }
-        self.patterns()?;
+        self.routes()?;
         if self.qos > 1 {
             return invalid(format!("`qos` must be 0 or 1, got {}", self.qos));
         }
@@ -203,9 +205,9 @@ impl MqttConfig {
         Ok(())
     }
 
-    /// The parsed topic patterns, in configured order.
-    pub fn patterns(&self) -> Result<Vec<TopicPattern>, MqttError> {
-        Ok(self.topics.iter().map(|t| TopicPattern::parse(t)).collect::<Result<_, _>>()?)
+    /// The compiled topic entries, in configured order.
+    pub fn routes(&self) -> Result<Vec<Route>, MqttError> {
+        Ok(self.topics.iter().map(TopicConfig::compile).collect::<Result<_, _>>()?)
     }
 
     /// The subscription QoS.
@@ -295,8 +297,53 @@ mod tests {
         let c: MqttConfig = serde_json::from_str(r#"{"url": "mqtt://broker:1999", "qos": 0}"#).unwrap();
         assert_eq!(c.url, "mqtt://broker:1999");
         assert_eq!(c.qos, 0);
-        assert_eq!(c.topics, vec!["plant/{asset}/{channel}".to_owned()]);
+        assert_eq!(c.topics, vec![TopicConfig::from("plant/{asset}/{channel}")]);
         assert!(serde_json::from_str::<MqttConfig>(r#"{"uri": "x"}"#).is_err());
+    }
+
+    fn mapped(json: &str) -> TopicConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn topics_are_strings_or_mapped_tables() {
+        let json = r#"{"topics": [
+            "plant/{asset}/{channel}",
+            {"pattern": "gw/{asset}/{channel}", "time_pointer": "/ts", "value_pointer": "/data/v", "time_format": "epoch_s"},
+            {"pattern": "fast/{asset}/{channel}", "format": "binary"},
+            {"pattern": "spBv1.0/plant1/#", "format": "sparkplug"}
+        ]}"#;
+        let c: MqttConfig = serde_json::from_str(json).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.topics[0], TopicConfig::Pattern("plant/{asset}/{channel}".into()));
+        let TopicConfig::Mapped(m) = &c.topics[1] else { panic!("expected a mapped topic") };
+        assert_eq!((m.time_pointer.as_deref(), m.time_format), (Some("/ts"), Some(crate::TimeFormat::EpochS)));
+        let filters: Vec<String> = c.routes().unwrap().iter().map(Route::filter).collect();
+        assert_eq!(filters, ["plant/+/+", "gw/+/+", "fast/+/+", "spBv1.0/plant1/#"]);
+        // A typo in a mapped entry is refused, not ignored.
+        let typo = r#"{"topics": [{"pattern": "gw/{asset}/{channel}", "time_ptr": "/ts"}]}"#;
+        assert!(serde_json::from_str::<MqttConfig>(typo).is_err());
+        let bad_format = r#"{"topics": [{"pattern": "gw/{asset}/{channel}", "format": "xml"}]}"#;
+        assert!(serde_json::from_str::<MqttConfig>(bad_format).is_err());
+    }
+
+    #[test]
+    fn the_commented_topic_example_of_the_example_config_parses() {
+        let text = include_str!("../../config/spikewatch.example.toml");
+        let start = text.find("# topics = [").expect("the example config shows mapped topics");
+        let mut block = String::new();
+        for line in text[start..].lines() {
+            let line = line.trim_start_matches('#').trim_start();
+            block.push_str(line);
+            block.push('\n');
+            if line == "]" {
+                break;
+            }
+        }
+        let c: MqttConfig = toml::from_str(&block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        c.validate().unwrap();
+        assert_eq!(c.topics.len(), 4);
+        assert!(matches!(c.routes().unwrap()[3], Route::Sparkplug(_)));
     }
 
     #[test]
@@ -321,6 +368,21 @@ mod tests {
             MqttConfig { qos: 2, ..ok.clone() },
             MqttConfig { topics: vec![], ..ok.clone() },
             MqttConfig { topics: vec!["plant/{asset}".into()], ..ok.clone() },
+            MqttConfig {
+                topics: vec![mapped(r#"{"pattern": "plant/{asset}/{channel}", "time_pointer": "ts"}"#)],
+                ..ok.clone()
+            },
+            MqttConfig {
+                topics: vec![mapped(
+                    r#"{"pattern": "plant/{asset}/{channel}", "format": "binary", "value_pointer": "/v"}"#,
+                )],
+                ..ok.clone()
+            },
+            MqttConfig {
+                topics: vec![mapped(r#"{"pattern": "plant/{asset}/{channel}", "format": "sparkplug"}"#)],
+                ..ok.clone()
+            },
+            MqttConfig { topics: vec![mapped(r#"{"pattern": "spBv1.0/+/#", "format": "binary"}"#)], ..ok.clone() },
             MqttConfig { reconnect_min_ms: 5000, reconnect_max_ms: 100, ..ok.clone() },
             MqttConfig { max_payload_bytes: 0, ..ok.clone() },
             MqttConfig { url: "mqtts://h".into(), ..ok.clone() },

@@ -18,6 +18,9 @@ pub enum TopicError {
     /// A level mixes a placeholder with text, uses `#`, an unknown `{name}`, or is empty.
     #[error("topic pattern `{pattern}` has an invalid level `{level}`: {why}")]
     InvalidLevel { pattern: String, level: String, why: &'static str },
+    /// A topic entry's payload format or field mapping is invalid.
+    #[error("topic `{pattern}` has an invalid payload mapping: {why}")]
+    InvalidMapping { pattern: String, why: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

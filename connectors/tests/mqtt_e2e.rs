@@ -33,7 +33,7 @@ fn source_config(url: &str, prefix: &str) -> MqttConfig {
     MqttConfig {
         url: url.to_owned(),
         client_id: format!("{prefix}-src"),
-        topics: vec![format!("{prefix}/{{asset}}/{{channel}}")],
+        topics: vec![format!("{prefix}/{{asset}}/{{channel}}").into()],
         reconnect_min_ms: 50,
         reconnect_max_ms: 500,
         ..MqttConfig::default()
@@ -193,6 +193,88 @@ async fn mosquitto_end_to_end() {
         return;
     };
     simulation_flows_through(&url, "mosquitto").await;
+}
+
+/// A subscriber to `filter` that forwards the publishes it receives.
+async fn watch_topic(url: &str, client_id: &str, filter: &str) -> mpsc::Receiver<rumqttc::Publish> {
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let (client, mut eventloop) = AsyncClient::new(MqttOptions::new(client_id, "127.0.0.1", port), 10);
+    client.subscribe(filter, QoS::AtMostOnce).await.unwrap();
+    timeout(GUARD, async { while !matches!(eventloop.poll().await, Ok(Event::Incoming(Packet::SubAck(_)))) {} })
+        .await
+        .expect("watcher subscribed");
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let _client = client;
+        while let Ok(event) = eventloop.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = event
+                && tx.send(p).await.is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+async fn sparkplug_gap_publishes_a_rebirth(url: &str, tag: &str) {
+    use connectors::sparkplug::proto::{Metric, MetricValue, Payload};
+    use connectors::sparkplug::{REBIRTH_METRIC, decode_payload, encode_payload};
+
+    let prefix = unique(tag);
+    let group = format!("{prefix}-g");
+    let sparkplug: connectors::TopicConfig =
+        serde_json::from_value(serde_json::json!({"pattern": format!("spBv1.0/{group}/#"), "format": "sparkplug"}))
+            .unwrap();
+    let mut config = source_config(url, &prefix);
+    config.topics.push(sparkplug);
+    let mut source = spawn_source(config);
+    wait_until_subscribed(url, &prefix, &mut source).await;
+    let mut ncmd = watch_topic(url, &format!("{prefix}-watch"), &format!("spBv1.0/{group}/NCMD/#")).await;
+    let payload = |seq: u64| {
+        let m = Metric { name: Some("temp".into()), value: Some(MetricValue::DoubleValue(1.5)), ..Metric::default() };
+        encode_payload(&Payload {
+            timestamp: Some(1_700_000_000_000),
+            seq: Some(seq),
+            metrics: vec![m],
+            ..Payload::default()
+        })
+    };
+    let expect_rebirth = async |ncmd: &mut mpsc::Receiver<rumqttc::Publish>| {
+        let p = timeout(GUARD, ncmd.recv()).await.expect("a rebirth request is published").unwrap();
+        assert_eq!(p.topic, format!("spBv1.0/{group}/NCMD/edge1"));
+        let m = &decode_payload(&p.payload).unwrap().metrics[0];
+        assert_eq!((m.name.as_deref(), &m.value), (Some(REBIRTH_METRIC), &Some(MetricValue::BooleanValue(true))));
+    };
+    let next = async |source: &mut RunningSource| timeout(GUARD, source.rx.recv()).await.unwrap().unwrap();
+    let client = format!("{prefix}-edge");
+
+    // Data before any birth: rejected, and the edge node is asked to rebirth.
+    publish_raw(url, &client, &format!("spBv1.0/{group}/NDATA/edge1"), &payload(3)).await;
+    assert!(matches!(next(&mut source).await, Ingest::Rejected(r) if r.reason == RejectReason::Malformed));
+    expect_rebirth(&mut ncmd).await;
+    // The birth is accepted; a skipped seq is a gap and asks again.
+    publish_raw(url, &client, &format!("spBv1.0/{group}/NBIRTH/edge1"), &payload(0)).await;
+    assert!(matches!(next(&mut source).await, Ingest::Sample(s) if s.asset.as_str() == "edge1"));
+    publish_raw(url, &client, &format!("spBv1.0/{group}/NDATA/edge1"), &payload(2)).await;
+    assert!(matches!(next(&mut source).await, Ingest::Rejected(r) if r.reason == RejectReason::SequenceGap));
+    expect_rebirth(&mut ncmd).await;
+    source.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_broker_sparkplug_rebirth() {
+    let broker = start_embedded_broker(0).unwrap();
+    sparkplug_gap_publishes_a_rebirth(&broker.url(), "sp-embedded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_sparkplug_rebirth() {
+    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
+        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
+        return;
+    };
+    sparkplug_gap_publishes_a_rebirth(&url, "sp-mosquitto").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! The one configuration tree: defaults, then a TOML file, then `SPIKEWATCH__SECTION__KEY` variables, then `validate()`.
 
 use anyhow::{Context, bail};
+use connectors::OpcUaConfig;
 use connectors::mqtt::MqttConfig;
 use serde::{Deserialize, Serialize};
 use snn_engine::{AssetId, ChannelId, ChannelKind, ChannelSpec, ModelConfig};
@@ -15,7 +16,10 @@ pub const ENV_PREFIX: &str = "SPIKEWATCH__";
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub http: HttpConfig,
-    pub mqtt: MqttConfig,
+    /// The MQTT source; absent when no `[mqtt]` section (or `SPIKEWATCH__MQTT__...` variable) is given.
+    pub mqtt: Option<MqttConfig>,
+    /// The OPC-UA source; absent when no `[opcua]` section is given.
+    pub opcua: Option<OpcUaConfig>,
     pub database: DatabaseConfig,
     pub archive: ArchiveConfig,
     pub pipeline: PipelineConfig,
@@ -138,7 +142,12 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
-        self.mqtt.validate().context("invalid [mqtt] section")?;
+        if let Some(mqtt) = &self.mqtt {
+            mqtt.validate().context("invalid [mqtt] section")?;
+        }
+        if let Some(opcua) = &self.opcua {
+            opcua.validate().context("invalid [opcua] section")?;
+        }
         self.model.validate().context("invalid [model] section")?;
         let url = &self.database.url;
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")) {
@@ -170,6 +179,9 @@ impl Config {
                     bail!("channel `{}` of asset `{}` is declared twice", c.id, asset.id);
                 }
             }
+        }
+        if self.mqtt.is_none() && self.opcua.is_none() {
+            bail!("no source configured: add an [mqtt] or an [opcua] section");
         }
         Ok(())
     }
@@ -214,7 +226,7 @@ mod tests {
 
     #[test]
     fn environment_overrides_file_and_defaults() {
-        let text = "[database]\nurl = \"sqlite://a.db\"\n";
+        let text = "[database]\nurl = \"sqlite://a.db\"\n[mqtt]\n";
         let config = Config::from_sources(
             text,
             env(&[
@@ -230,6 +242,18 @@ mod tests {
         assert_eq!(config.pipeline.workers, 4);
         assert_eq!(config.http.listen.port(), 9000);
         assert_eq!(config.archive, ArchiveConfig::default());
+        assert_eq!(config.mqtt, Some(MqttConfig::default()));
+        assert_eq!(config.opcua, None);
+    }
+
+    #[test]
+    fn a_server_without_any_source_is_refused() {
+        let err = Config::from_sources("", Vec::new(), "t").unwrap_err();
+        assert!(format!("{err:#}").contains("no source configured"), "{err:#}");
+        let only_opcua = "[opcua]\nendpoint_url = \"opc.tcp://127.0.0.1:4840\"\n\
+                          items = [{ node_id = \"ns=2;s=T\", asset = \"p1\", channel = \"temperature\" }]\n";
+        let config = Config::from_sources(only_opcua, Vec::new(), "t").unwrap();
+        assert!(config.mqtt.is_none() && config.opcua.is_some());
     }
 
     #[test]

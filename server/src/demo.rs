@@ -86,8 +86,12 @@ pub fn demo_config(args: &DemoArgs, broker_url: String, sim: &PlantSimulator) ->
         .collect();
     let mut config = Config::default();
     config.http.listen = args.http;
-    config.mqtt = MqttConfig { url: broker_url, client_id: "spikewatch-demo".into(), ..MqttConfig::default() };
-    config.mqtt.topics = vec![format!("{TOPIC_PREFIX}/{{asset}}/{{channel}}")];
+    config.mqtt = Some(MqttConfig {
+        url: broker_url,
+        client_id: "spikewatch-demo".into(),
+        topics: vec![format!("{TOPIC_PREFIX}/{{asset}}/{{channel}}").into()],
+        ..MqttConfig::default()
+    });
     config.database.url = format!("sqlite://{}", args.data_dir.join("spikewatch.db").display());
     config.archive.dir = args.data_dir.join("archive");
     config.assets = sim.asset_ids().into_iter().map(|id| AssetConfig { id, channels: channels.clone() }).collect();

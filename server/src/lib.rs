@@ -6,6 +6,7 @@ pub mod api;
 pub mod archive;
 pub mod config;
 pub mod demo;
+pub mod eval;
 pub mod metrics;
 pub mod pipeline;
 pub mod replay;

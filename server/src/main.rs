@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use connectors::mqtt::MqttConfig;
 use spikewatch::config::Config;
-use spikewatch::{demo, replay, runtime};
+use spikewatch::{demo, eval, replay, runtime};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio::sync::watch;
@@ -41,6 +41,9 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Run a public benchmark (nab, skab, cwru, femto) through the model and score it with its published
+    /// protocol, beside plain baselines.
+    Eval(eval::EvalArgs),
     /// Publish the simulated plant to an existing MQTT broker, to try a deployment end to end.
     Simulate {
         /// Broker URL, e.g. mqtt://127.0.0.1:1883.
@@ -79,6 +82,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Replay { file, asset, config } = &cli.command {
         return replay_command(file, asset.as_deref(), config.as_deref());
     }
+    if let Command::Eval(args) = &cli.command {
+        return eval::run(args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -104,7 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("published {published} messages");
                 Ok(())
             }
-            Command::Replay { .. } => unreachable!("handled above"),
+            Command::Replay { .. } | Command::Eval(_) => unreachable!("handled above"),
         }
     })
 }

@@ -10,6 +10,7 @@ use crate::pipeline::Pipeline;
 use crate::store::AlertStore;
 use anyhow::Context;
 use connectors::mqtt::{SourceStats, run_mqtt_source};
+use connectors::run_opcua_source;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -59,19 +60,45 @@ pub async fn serve(
         shutdown: shutdown.clone(),
     };
     let sink = tokio::spawn(sink.run(pipeline.events));
-    let source = tokio::spawn(run_mqtt_source(config.mqtt.clone(), pipeline.ingest, source_stats, shutdown.clone()));
-    tracing::info!(http = %http_addr, mqtt = %config.mqtt.url, assets = config.assets.len(), "spikewatch is running");
+    // Every source holds a clone of the ingest sender; the pipeline drains once all have returned.
+    let mut sources = tokio::task::JoinSet::new();
+    if let Some(mqtt) = config.mqtt.clone() {
+        let (ingest, stats, shutdown) = (pipeline.ingest.clone(), source_stats.clone(), shutdown.clone());
+        sources
+            .spawn(async move { run_mqtt_source(mqtt, ingest, stats, shutdown).await.context("MQTT source failed") });
+    }
+    if let Some(opcua) = config.opcua.clone() {
+        let (ingest, stats, shutdown) = (pipeline.ingest.clone(), source_stats.clone(), shutdown.clone());
+        sources.spawn(
+            async move { run_opcua_source(opcua, ingest, stats, shutdown).await.context("OPC-UA source failed") },
+        );
+    }
+    drop(pipeline.ingest);
+    tracing::info!(
+        http = %http_addr,
+        mqtt = config.mqtt.as_ref().map_or("off", |m| m.url.as_str()),
+        opcua = config.opcua.as_ref().map_or("off", |o| o.endpoint_url.as_str()),
+        assets = config.assets.len(),
+        "spikewatch is running"
+    );
     on_listening(http_addr);
 
-    // The source returns at shutdown (or at once on a configuration error); dropping its sender then
-    // lets the pipeline drain, which closes the alert queue, which ends the sink.
-    let source_result = source.await.context("MQTT source task failed")?;
+    // Sources return at shutdown (or at once on a configuration error); when the last one has dropped
+    // its sender the pipeline drains, which closes the alert queue, which ends the sink.
+    let mut source_result = Ok(());
+    while let Some(joined) = sources.join_next().await {
+        let result = joined.context("source task failed").and_then(|r| r);
+        if let Err(err) = &result {
+            tracing::error!(error = %format!("{err:#}"), "a source stopped");
+        }
+        source_result = source_result.and(result);
+    }
     pipeline.handle.join().await;
     sink.await.context("alert sink task failed")?;
     let _ = http_stop.send(true);
     http.await.context("HTTP task failed")?.context("HTTP server failed")?;
     store.close().await;
-    source_result.context("MQTT source failed")?;
+    source_result?;
     tracing::info!("spikewatch stopped");
     Ok(())
 }

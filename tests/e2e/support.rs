@@ -165,3 +165,35 @@ pub async fn publish_raw(mqtt_url: &str, messages: &[(String, Vec<u8>)]) {
     guard.await.expect("broker acknowledged every message within 60 s");
     client.disconnect().await.unwrap();
 }
+
+/// Loads `url` in headless Chromium (the binary named by `SPIKEWATCH_TEST_CHROMIUM`), lets its scripts run,
+/// and returns the resulting DOM; None, saying so, when no browser is configured.
+pub fn render_in_chromium(url: &str) -> Option<String> {
+    let Ok(chromium) = std::env::var("SPIKEWATCH_TEST_CHROMIUM") else {
+        eprintln!("skipped the browser check: SPIKEWATCH_TEST_CHROMIUM not set");
+        return None;
+    };
+    let profile = temp_dir("chromium-profile");
+    // The flags keep a sandboxed, offline machine quiet: no background fetches, no first-run work.
+    let output = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.display()),
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            url,
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("failed to run {chromium}: {e}"));
+    let _ = std::fs::remove_dir_all(profile);
+    assert!(output.status.success(), "chromium failed on {url}: {}", output.status);
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}

@@ -2,10 +2,10 @@
 
 use super::{MqttConfig, MqttError, SourceStats};
 use crate::backoff::Backoff;
-use crate::ingest::{Ingest, RejectReason, Rejection};
-use crate::json::decode_json;
-use crate::topic::TopicPattern;
-use rumqttc::{AsyncClient, Event, Packet, Publish, SubscribeFilter, SubscribeReasonCode};
+use crate::ingest::Ingest;
+use crate::route::Decoder;
+use rumqttc::{AsyncClient, Event, Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode};
+use snn_engine::Timestamp;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -38,19 +38,19 @@ pub async fn run_mqtt_source(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), MqttError> {
     let mut options = config.mqtt_options()?;
-    let patterns = config.patterns()?;
+    let decoder = Decoder::new(config.routes()?, config.max_payload_bytes);
     // Manual acks are a no-op for QoS 0 deliveries, so they can always be on.
     options.set_manual_acks(true);
     let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CHANNEL);
     let filters: Vec<SubscribeFilter> =
-        patterns.iter().map(|p| SubscribeFilter::new(p.filter(), config.qos())).collect();
+        decoder.routes().iter().map(|r| SubscribeFilter::new(r.filter(), config.qos())).collect();
 
     // The decoder runs in its own task so that the event loop keeps being polled (pings, acks,
     // reconnects) while a send to the pipeline waits.
     let (publish_tx, publish_rx) = mpsc::channel::<Publish>(PUBLISH_QUEUE);
     // A clone only to notice when the pipeline goes away while no messages arrive.
     let pipeline = tx.clone();
-    let decoder = tokio::spawn(decode_and_forward(publish_rx, tx, client.clone(), patterns, config.max_payload_bytes));
+    let decoder = tokio::spawn(decode_and_forward(publish_rx, tx, client.clone(), decoder));
 
     let mut backoff = Backoff::new(
         Duration::from_millis(config.reconnect_min_ms),
@@ -145,12 +145,20 @@ async fn decode_and_forward(
     mut publishes: mpsc::Receiver<Publish>,
     tx: mpsc::Sender<Ingest>,
     client: AsyncClient,
-    patterns: Vec<TopicPattern>,
-    max_payload_bytes: usize,
+    mut decoder: Decoder,
 ) {
     while let Some(publish) = publishes.recv().await {
-        for item in decode_publish(&patterns, &publish.topic, &publish.payload, max_payload_bytes) {
+        let decoded = decoder.decode(&publish.topic, &publish.payload, wall_clock());
+        for item in decoded.items {
             if tx.send(item).await.is_err() {
+                return;
+            }
+        }
+        // Sparkplug rebirth requests: QoS 0 and not retained, as the specification asks of NCMD.
+        for command in decoded.commands {
+            info!(topic = %command.topic, "requesting a sparkplug rebirth");
+            if let Err(e) = client.publish(command.topic, QoS::AtMostOnce, false, command.payload).await {
+                debug!(error = %e, "mqtt client closed before publishing a command");
                 return;
             }
         }
@@ -162,23 +170,10 @@ async fn decode_and_forward(
     }
 }
 
-/// Turns one publish into what the pipeline receives: the samples it carries, or one
-/// rejection saying why it carries none (sans-I/O).
-pub fn decode_publish(patterns: &[TopicPattern], topic: &str, payload: &[u8], max_payload_bytes: usize) -> Vec<Ingest> {
-    let reject = |reason, detail: String| vec![Ingest::Rejected(Rejection::new(reason, topic, detail))];
-    if payload.len() > max_payload_bytes {
-        return reject(
-            RejectReason::Oversized,
-            format!("payload of {} bytes exceeds `max_payload_bytes` = {max_payload_bytes}", payload.len()),
-        );
-    }
-    let Some((asset, channel)) = patterns.iter().find_map(|p| p.extract(topic)) else {
-        return reject(RejectReason::UnknownTopic, "topic matches no configured pattern".into());
-    };
-    match decode_json(&asset, &channel, payload) {
-        Ok(samples) => samples.into_iter().map(Ingest::Sample).collect(),
-        Err(e) => reject(e.reason(), e.to_string()),
-    }
+/// Now, in microseconds since the epoch (0 if the clock is before 1970).
+fn wall_clock() -> Timestamp {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    Timestamp(now.map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)))
 }
 
 /// Resolves when shutdown is requested: the flag is true, or its sender was dropped (the owner
@@ -203,48 +198,6 @@ pub(crate) fn jitter_seed(client_id: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use snn_engine::Reading;
-
-    fn patterns() -> Vec<TopicPattern> {
-        vec![
-            TopicPattern::parse("plant/{asset}/{channel}").unwrap(),
-            TopicPattern::parse("site/{asset}/s/{channel}").unwrap(),
-        ]
-    }
-
-    fn reason(items: &[Ingest]) -> Option<RejectReason> {
-        match items {
-            [Ingest::Rejected(r)] => Some(r.reason),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn publish_becomes_samples_or_one_rejection() {
-        let p = patterns();
-        let items = decode_publish(&p, "site/m1/s/temp", br#"[{"t":1,"value":1},{"t":2,"value":2}]"#, 1024);
-        assert_eq!(items.len(), 2);
-        match &items[1] {
-            Ingest::Sample(s) => {
-                assert_eq!((s.asset.as_str(), s.channel.as_str()), ("m1", "temp"));
-                assert_eq!(s.reading, Reading::Scalar(2.0));
-            }
-            other => panic!("expected a sample, got {other:?}"),
-        }
-        assert_eq!(
-            reason(&decode_publish(&p, "other/m1/temp", br#"{"t":1,"value":1}"#, 1024)),
-            Some(RejectReason::UnknownTopic)
-        );
-        assert_eq!(reason(&decode_publish(&p, "plant/m1/temp", b"{", 1024)), Some(RejectReason::Malformed));
-        assert_eq!(
-            reason(&decode_publish(&p, "plant/m1/temp", br#"{"t":1,"value":"NaN"}"#, 1024)),
-            Some(RejectReason::NonFinite)
-        );
-        let big = decode_publish(&p, "plant/m1/temp", br#"{"t":1,"value":1}"#, 5);
-        assert_eq!(reason(&big), Some(RejectReason::Oversized));
-        let Ingest::Rejected(r) = &big[0] else { unreachable!() };
-        assert_eq!(r.source, "plant/m1/temp");
-    }
 
     #[tokio::test]
     async fn shutdown_resolves_on_true_or_dropped_sender() {

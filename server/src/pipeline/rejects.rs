@@ -30,7 +30,11 @@ pub struct RejectLog {
 
 impl RejectLog {
     pub fn new(metrics: Arc<Metrics>) -> RejectLog {
-        RejectLog { metrics, recent: Mutex::new(VecDeque::with_capacity(KEPT)), throttle: Mutex::new([(None, 0); 7]) }
+        RejectLog {
+            metrics,
+            recent: Mutex::new(VecDeque::with_capacity(KEPT)),
+            throttle: Mutex::new([(None, 0); RejectReason::ALL.len()]),
+        }
     }
 
     pub fn record(&self, rejection: &Rejection) {

@@ -1,0 +1,143 @@
+//! Property tests of the payload decoders: no input makes them panic, and encode -> decode round-trips.
+
+use connectors::sparkplug::proto::{Metric, MetricValue, Payload, datatype};
+use connectors::sparkplug::{SparkplugDecoder, encode_payload};
+use connectors::{
+    BinarySamples, Decoder, Ingest, JsonLayout, TimeFormat, TopicConfig, decode_binary, decode_json, decode_json_with,
+    encode_binary_window, encode_json,
+};
+use proptest::prelude::*;
+use snn_engine::{AssetId, ChannelId, Reading, Sample, Timestamp};
+
+fn ids() -> (AssetId, ChannelId) {
+    (AssetId::from("pump-1"), ChannelId::from("vib"))
+}
+
+/// Timestamps anywhere a real gateway could send (years ~1700 to ~2240), in microseconds.
+fn timestamps() -> impl Strategy<Value = Timestamp> {
+    (-8_000_000_000_000_000i64..8_000_000_000_000_000).prop_map(Timestamp)
+}
+
+/// Where `encode_json`'s fractional milliseconds are exact: |t| < 2^42 ms (years ~1830 to ~2109).
+fn json_timestamps() -> impl Strategy<Value = Timestamp> {
+    (-(1i64 << 42) * 1000 + 1..(1i64 << 42) * 1000).prop_map(Timestamp)
+}
+
+fn finite_f32() -> impl Strategy<Value = f32> {
+    any::<f32>().prop_filter("finite", |v| v.is_finite())
+}
+
+fn sparkplug_topics() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("spBv1.0/g/NBIRTH/e".to_owned()),
+        Just("spBv1.0/g/NDATA/e".to_owned()),
+        Just("spBv1.0/g/NDEATH/e".to_owned()),
+        Just("spBv1.0/g/DBIRTH/e/d".to_owned()),
+        Just("spBv1.0/g/DDATA/e/d".to_owned()),
+        Just("spBv1.0/g/DDEATH/e/d".to_owned()),
+        "spBv1.0/[a-z/]{0,12}",
+    ]
+}
+
+fn metric_values() -> impl Strategy<Value = (u32, MetricValue, f64)> {
+    prop_oneof![
+        finite_f32().prop_map(|v| (datatype::FLOAT, MetricValue::FloatValue(v), f64::from(v))),
+        any::<f64>().prop_filter("finite", |v| v.is_finite()).prop_map(|v| (
+            datatype::DOUBLE,
+            MetricValue::DoubleValue(v),
+            v
+        )),
+        any::<i16>().prop_map(|v| (datatype::INT16, MetricValue::IntValue(v as u16 as u32), f64::from(v))),
+        any::<i32>().prop_map(|v| (datatype::INT32, MetricValue::IntValue(v as u32), f64::from(v))),
+        any::<i64>().prop_map(|v| (datatype::INT64, MetricValue::LongValue(v as u64), v as f64)),
+        any::<bool>().prop_map(|v| (datatype::BOOLEAN, MetricValue::BooleanValue(v), f64::from(u8::from(v)))),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn json_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let (a, c) = ids();
+        let _ = decode_json(&a, &c, &bytes);
+        let layout = JsonLayout { time_pointer: "/a/0".into(), time_format: TimeFormat::EpochS, ..JsonLayout::default() };
+        let _ = decode_json_with(&layout, &a, &c, &bytes);
+    }
+
+    #[test]
+    fn json_like_text_never_panics(text in r#"[\[\]{}",:0-9.eE+\-a-z ]{0,64}"#) {
+        let (a, c) = ids();
+        let _ = decode_json(&a, &c, text.as_bytes());
+    }
+
+    #[test]
+    fn binary_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
+        let (a, c) = ids();
+        let _ = decode_binary(&a, &c, &bytes);
+        // The same bytes behind a valid magic and version reach the deeper checks.
+        let mut framed = b"SWW1\x01".to_vec();
+        framed.extend_from_slice(&bytes);
+        let _ = decode_binary(&a, &c, &framed);
+    }
+
+    #[test]
+    fn sparkplug_never_panics(events in proptest::collection::vec((sparkplug_topics(), proptest::collection::vec(any::<u8>(), 0..64)), 0..16)) {
+        let mut d = SparkplugDecoder::new();
+        for (topic, payload) in events {
+            let out = d.decode(&topic, &payload, Timestamp(0));
+            prop_assert!(out.command.is_none() || out.samples.is_err());
+        }
+    }
+
+    #[test]
+    fn json_round_trips(t in json_timestamps(), v in any::<f64>().prop_filter("finite", |v| v.is_finite()),
+                        window in proptest::collection::vec(finite_f32(), 1..64), rate in 0.001f64..1e6) {
+        let (asset, channel) = ids();
+        for reading in [Reading::Scalar(v), Reading::Window { sample_rate_hz: rate, samples: window.clone() }] {
+            let s = Sample { asset: asset.clone(), channel: channel.clone(), t, reading };
+            prop_assert_eq!(decode_json(&asset, &channel, &encode_json(&s)).unwrap(), vec![s]);
+        }
+    }
+
+    #[test]
+    fn binary_round_trips(t in timestamps(), rate in 0.001f64..1e6, f in proptest::collection::vec(finite_f32(), 1..256),
+                          raw in proptest::collection::vec(any::<i16>(), 1..256), scale in 1e-6f32..1e3) {
+        let (a, c) = ids();
+        let back = decode_binary(&a, &c, &encode_binary_window(t, rate, BinarySamples::F32(&f))).unwrap();
+        prop_assert_eq!(&back[0].reading, &Reading::Window { sample_rate_hz: rate, samples: f });
+        prop_assert_eq!(back[0].t, t);
+        let back = decode_binary(&a, &c, &encode_binary_window(t, rate, BinarySamples::I16 { scale, samples: &raw })).unwrap();
+        let want: Vec<f32> = raw.iter().map(|s| f32::from(*s) * scale).collect();
+        prop_assert_eq!(&back[0].reading, &Reading::Window { sample_rate_hz: rate, samples: want });
+    }
+
+    #[test]
+    fn sparkplug_round_trips(values in proptest::collection::vec(metric_values(), 1..12), seq in any::<u8>(),
+                             ms in 0u64..8_000_000_000_000) {
+        let mut d = Decoder::new(vec![TopicConfig::Mapped(serde_json::from_str(r#"{"pattern": "spBv1.0/+/#", "format": "sparkplug"}"#).unwrap()).compile().unwrap()], 1 << 20);
+        let names: Vec<String> = (0..values.len()).map(|i| format!("m{i}")).collect();
+        let birth = values.iter().enumerate().map(|(i, (dt, v, _))| Metric {
+            name: Some(names[i].clone()), alias: Some(i as u64 * 7), datatype: Some(*dt), value: Some(v.clone()), ..Metric::default()
+        }).collect();
+        let now = Timestamp(0);
+        let nb = encode_payload(&Payload { timestamp: Some(ms), seq: Some(u64::from(seq)), ..Payload::default() });
+        prop_assert!(d.decode("spBv1.0/g/NBIRTH/e", &nb, now).commands.is_empty());
+        let db = encode_payload(&Payload { timestamp: Some(ms), seq: Some(u64::from(seq.wrapping_add(1))), metrics: birth, ..Payload::default() });
+        prop_assert_eq!(d.decode("spBv1.0/g/DBIRTH/e/dev", &db, now).items.len(), values.len());
+        // DATA by alias only, without datatypes: both come from the birth certificate.
+        let data = values.iter().enumerate().map(|(i, (_, v, _))| Metric {
+            alias: Some(i as u64 * 7), value: Some(v.clone()), ..Metric::default()
+        }).collect();
+        let dd = encode_payload(&Payload { timestamp: Some(ms), seq: Some(u64::from(seq.wrapping_add(2))), metrics: data, ..Payload::default() });
+        let out = d.decode("spBv1.0/g/DDATA/e/dev", &dd, now);
+        prop_assert!(out.commands.is_empty());
+        let got: Vec<(String, f64, i64)> = out.items.iter().map(|i| match i {
+            Ingest::Sample(Sample { channel, reading: Reading::Scalar(v), t, asset }) => {
+                assert_eq!(asset.as_str(), "dev");
+                (channel.as_str().to_owned(), *v, t.0)
+            }
+            other => panic!("expected a scalar sample, got {other:?}"),
+        }).collect();
+        let want: Vec<(String, f64, i64)> = values.iter().enumerate().map(|(i, (_, _, v))| (names[i].clone(), *v, ms as i64 * 1000)).collect();
+        prop_assert_eq!(got, want);
+    }
+}

@@ -1,0 +1,187 @@
+//! `spikewatch eval`: runs the public benchmarks (NAB, SKAB, CWRU, FEMTO) through the model exactly as the
+//! server runs it, scores spikewatch and plain baselines with each benchmark's published protocol, and
+//! prints the figures.
+
+pub mod baseline;
+pub mod cwru;
+pub mod femto;
+pub mod nab;
+pub mod nab_score;
+pub mod skab;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use snn_engine::{AlertEvent, AssetId, AssetModel, ChannelId, ChannelKind, ChannelSpec, ModelConfig, Phase, Reading};
+use snn_engine::{Timestamp, model::ModelError};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Which benchmark to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Benchmark {
+    /// Numenta Anomaly Benchmark (the `nab` folder: `data/`, `labels/`).
+    Nab,
+    /// Skoltech Anomaly Benchmark (`<group>/<n>.csv`).
+    Skab,
+    /// Case Western Reserve bearing data (Parquet windows).
+    Cwru,
+    /// FEMTO/PRONOSTIA run-to-failure bearings (Parquet windows).
+    Femto,
+}
+
+/// `spikewatch eval <benchmark> --data DIR [--out OUT]`.
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// The benchmark.
+    #[arg(value_enum)]
+    pub benchmark: Benchmark,
+    /// The benchmark's data folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where per-row results are written (NAB, SKAB); default: a temporary folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs one benchmark with the default model configuration and seed, printing its table to stdout.
+pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
+    let config = crate::config::Config::default();
+    let (model, seed) = (config.model, config.pipeline.seed);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("spikewatch-eval-{:?}", args.benchmark).to_lowercase()));
+    let started = std::time::Instant::now();
+    let mut stdout = std::io::stdout().lock();
+    match args.benchmark {
+        Benchmark::Nab => nab::run(&args.data, &out, &model, seed, &mut stdout)?,
+        Benchmark::Skab => skab::run(&args.data, &out, &model, seed, &mut stdout)?,
+        Benchmark::Cwru => cwru::run(&args.data, &model, seed, &mut stdout)?,
+        Benchmark::Femto => femto::run(&args.data, &model, seed, &mut stdout)?,
+    }
+    eprintln!("eval took {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// What a detector made of one row (all channels of one instant).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowOutcome {
+    /// The detector's own score (the model's smoothed novelty).
+    pub score: f32,
+    /// Score relative to the detector's adaptive threshold, in [0, 1]: 0.5 at the raise threshold
+    /// (`1 - health / 100`), 0 while learning.
+    pub anomaly: f64,
+    /// An alert was raised on this row.
+    pub raised: bool,
+    /// An alert is open after this row.
+    pub open: bool,
+}
+
+/// `config` with warm-up set to `warmup_steps`, shrinking the normaliser and threshold warm-ups
+/// proportionally only when they would not fit (the model requires their sum below the warm-up).
+pub fn with_warmup(config: &ModelConfig, warmup_steps: u32) -> ModelConfig {
+    let mut c = config.clone();
+    c.warmup_steps = warmup_steps.max(6);
+    let inner = c.normaliser_warmup_steps + c.threshold_warmup_steps;
+    if inner >= c.warmup_steps {
+        let scale = f64::from(c.warmup_steps - 1) / f64::from(inner);
+        c.normaliser_warmup_steps = ((f64::from(c.normaliser_warmup_steps) * scale) as u32).max(2);
+        c.threshold_warmup_steps = ((f64::from(c.threshold_warmup_steps) * scale) as u32).max(2);
+    }
+    c
+}
+
+/// Steps rows of scalar channels through one model, as the server would (one step per value, the values of
+/// a row in column order at the row's timestamp); a row is judged after all its channels stepped.
+pub fn run_scalar_rows(
+    asset: &str,
+    channels: &[String],
+    rows: &[(Timestamp, Vec<f64>)],
+    config: &ModelConfig,
+    seed: u64,
+) -> Result<Vec<RowOutcome>, ModelError> {
+    let ids: Vec<ChannelId> = channels.iter().map(|c| ChannelId::from(c.as_str())).collect();
+    let specs = ids.iter().map(|id| ChannelSpec { id: id.clone(), kind: ChannelKind::Scalar }).collect();
+    let mut model = AssetModel::new(AssetId::from(asset), specs, config.clone(), seed)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (t, values) in rows {
+        let mut raised = false;
+        let mut last = None;
+        for (id, &v) in ids.iter().zip(values) {
+            let o = model.step(id, *t, &Reading::Scalar(v));
+            raised |= matches!(o.alert, Some(AlertEvent::Raised(_)));
+            last = Some(o);
+        }
+        let (score, anomaly, open) = last.map_or((0.0, 0.0, false), |o| {
+            (o.score, f64::from(1.0 - o.health / 100.0).clamp(0.0, 1.0), o.phase == Phase::Alerting)
+        });
+        out.push(RowOutcome { score, anomaly, raised, open });
+    }
+    Ok(out)
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+pub fn progress(total: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    if std::io::stderr().is_terminal() {
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({eta})") {
+            bar.set_style(style);
+        }
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// Parses "YYYY-MM-DD HH:MM:SS[.ffffff]" (or with `T`) as UTC microseconds.
+pub fn parse_time(s: &str) -> Option<Timestamp> {
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s.trim(), f).ok())
+        .map(|dt| Timestamp(dt.and_utc().timestamp_micros()))
+}
+
+/// Formats a timestamp as "YYYY-MM-DD HH:MM:SS".
+pub fn format_time(t: Timestamp) -> String {
+    chrono::DateTime::from_timestamp_micros(t.0).unwrap_or_default().format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Files under `dir` with extension `ext`, sorted by name (numerically when the stems are numbers).
+pub fn list_files(dir: &std::path::Path, ext: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("failed to list `{}`", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext)))
+        .collect();
+    let key = |p: &PathBuf| {
+        let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        (stem.parse::<u64>().unwrap_or(u64::MAX), stem)
+    };
+    files.sort_by_key(key);
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_up_overrides_stay_valid() {
+        let base = ModelConfig::default();
+        for w in [10, 100, 141, 169, 750, 3193] {
+            let c = with_warmup(&base, w);
+            c.validate().unwrap_or_else(|e| panic!("warm-up {w}: {e}"));
+            assert_eq!(c.warmup_steps, w);
+        }
+        assert_eq!(with_warmup(&base, 750).normaliser_warmup_steps, base.normaliser_warmup_steps);
+    }
+
+    #[test]
+    fn times_round_trip() {
+        let t = parse_time("2014-04-10 07:15:00.000000").unwrap();
+        assert_eq!(format_time(t), "2014-04-10 07:15:00");
+        assert_eq!(parse_time("2014-04-10 07:15:00"), Some(t));
+        assert!(parse_time("yesterday").is_none());
+    }
+}

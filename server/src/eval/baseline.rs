@@ -1,0 +1,163 @@
+//! Plain baselines scored beside spikewatch: a rolling z-score feeding the model's own smoothing, adaptive
+//! threshold and alert stages, and the vibration RMS alarm (mean + 3σ of the learning windows, held 3).
+
+use super::RowOutcome;
+use snn_engine::ModelConfig;
+use snn_engine::score::{AlertMachine, Ewma, ScoreThreshold, Transition};
+use std::collections::VecDeque;
+
+/// Rows of history each channel's z-score is taken against.
+pub const ZSCORE_WINDOW: usize = 100;
+
+/// A rolling z-score detector over rows of scalar channels: novelty `1 - exp(-max|z| / 3)` (z of each value
+/// against the previous [`ZSCORE_WINDOW`] values of its channel), then the same EWMA, threshold and alert
+/// machine as the model, with the same warm-up schedule counted in rows.
+#[derive(Debug, Clone)]
+pub struct ZScoreBaseline {
+    history: Vec<VecDeque<f64>>,
+    smoothing: Ewma,
+    threshold: ScoreThreshold,
+    alert: AlertMachine,
+    warmup_rows: u64,
+    threshold_rows: u64,
+    adapt_rate: f64,
+    rows: u64,
+}
+
+impl ZScoreBaseline {
+    /// A detector for `channels` scalars per row that learns for `warmup_rows` rows, estimating its threshold
+    /// over the last `threshold_rows` of them.
+    pub fn new(channels: usize, warmup_rows: u64, threshold_rows: u64, config: &ModelConfig) -> Self {
+        ZScoreBaseline {
+            history: vec![VecDeque::with_capacity(ZSCORE_WINDOW + 1); channels],
+            smoothing: Ewma::new(config.score_smoothing),
+            threshold: ScoreThreshold::new(
+                config.threshold_high_sigma,
+                config.threshold_low_sigma,
+                config.score_std_floor,
+            ),
+            alert: AlertMachine::new(config.raise_after, config.resolve_after),
+            warmup_rows,
+            threshold_rows: threshold_rows.min(warmup_rows),
+            adapt_rate: config.normal_adapt_rate,
+            rows: 0,
+        }
+    }
+
+    /// Feeds one row (one value per channel).
+    pub fn step(&mut self, row: &[f64]) -> RowOutcome {
+        let mut z_max: f64 = 0.0;
+        for (h, &x) in self.history.iter_mut().zip(row) {
+            if h.len() >= 2 {
+                let n = h.len() as f64;
+                let mean = h.iter().sum::<f64>() / n;
+                let var = h.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+                let std = var.sqrt().max(1e-9 + 1e-3 * mean.abs());
+                z_max = z_max.max(((x - mean) / std).abs());
+            }
+            h.push_back(x);
+            if h.len() > ZSCORE_WINDOW {
+                h.pop_front();
+            }
+        }
+        let novelty = (1.0 - (-z_max / 3.0).exp()) as f32;
+        let score = self.smoothing.update(novelty).clamp(0.0, 1.0);
+        self.rows += 1;
+        if self.rows <= self.warmup_rows {
+            if self.rows + self.threshold_rows > self.warmup_rows {
+                self.threshold.observe(score);
+            }
+            return RowOutcome { score, anomaly: 0.0, raised: false, open: false };
+        }
+        let (high, low) = (self.threshold.high(), self.threshold.low());
+        let raised = matches!(self.alert.update(score, high, low), Some(Transition::Raise));
+        let open = self.alert.is_open();
+        if !open && score < high {
+            self.threshold.observe_slow(score, self.adapt_rate);
+        }
+        let anomaly = f64::from(1.0 - self.threshold.health(score) / 100.0);
+        RowOutcome { score, anomaly, raised, open }
+    }
+}
+
+/// The plain vibration alarm: a window alarms when its RMS exceeds mean + 3σ of the learning windows' RMS;
+/// the alarm is raised after 3 alarming windows in a row and resolved after 3 quiet ones.
+#[derive(Debug, Clone)]
+pub struct RmsAlarm {
+    limit: f64,
+    above: u32,
+    below: u32,
+    open: bool,
+}
+
+/// Consecutive windows that raise or resolve the RMS alarm.
+pub const RMS_HOLD: u32 = 3;
+
+impl RmsAlarm {
+    /// An alarm whose limit is the mean + 3σ of `learning` RMS values.
+    pub fn new(learning: &[f64]) -> Self {
+        let n = learning.len().max(1) as f64;
+        let mean = learning.iter().sum::<f64>() / n;
+        let var = learning.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        RmsAlarm { limit: mean + 3.0 * var.sqrt(), above: 0, below: 0, open: false }
+    }
+
+    /// The alarm limit.
+    pub fn limit(&self) -> f64 {
+        self.limit
+    }
+
+    /// Feeds one window's RMS; returns (raised on this window, open after it).
+    pub fn step(&mut self, rms: f64) -> (bool, bool) {
+        if rms > self.limit {
+            self.above += 1;
+            self.below = 0;
+        } else {
+            self.below += 1;
+            self.above = 0;
+        }
+        let mut raised = false;
+        if !self.open && self.above >= RMS_HOLD {
+            self.open = true;
+            raised = true;
+        } else if self.open && self.below >= RMS_HOLD {
+            self.open = false;
+        }
+        (raised, self.open)
+    }
+}
+
+/// Root mean square of a window.
+pub fn rms(samples: &[f32]) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    (samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / samples.len() as f64).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zscore_baseline_alerts_on_a_step_change_after_warm_up() {
+        let mut b = ZScoreBaseline::new(1, 200, 80, &ModelConfig::default());
+        let mut raised = Vec::new();
+        for i in 0..400 {
+            let x = if i < 300 { (i as f64 * 0.7).sin() } else { 50.0 };
+            if b.step(&[x]).raised {
+                raised.push(i);
+            }
+        }
+        assert!(!raised.is_empty() && raised[0] >= 300, "{raised:?}");
+    }
+
+    #[test]
+    fn the_rms_alarm_needs_three_windows_to_raise_and_to_resolve() {
+        let mut a = RmsAlarm::new(&[1.0, 1.1, 0.9, 1.0]);
+        assert!((rms(&[3.0, -3.0]) - 3.0).abs() < 1e-12);
+        let steps: Vec<(bool, bool)> = [5.0, 5.0, 5.0, 1.0, 1.0, 1.0].iter().map(|&r| a.step(r)).collect();
+        assert_eq!(steps.iter().map(|s| s.0).collect::<Vec<_>>(), [false, false, true, false, false, false]);
+        assert_eq!(steps.iter().map(|s| s.1).collect::<Vec<_>>(), [false, false, true, true, true, false]);
+    }
+}

@@ -1,0 +1,167 @@
+//! `spikewatch eval femto`: each run-to-failure bearing learned on the first 10% of its life, then the first
+//! alert that stays open or recurs, against the plain RMS alarm on the horizontal accelerometer.
+
+use super::baseline::{RmsAlarm, rms};
+use super::cwru::{Instant, WindowModel, instants};
+use super::list_files;
+use crate::archive::read_windows;
+use snn_engine::{ModelConfig, Reading, Timestamp};
+use std::io::Write;
+use std::path::Path;
+
+/// Seconds between snapshots (the recorded clock is not trusted).
+pub const SNAPSHOT_SECONDS: f64 = 10.0;
+/// Fraction of the life used for learning.
+pub const LEARN_FRACTION: f64 = 0.1;
+/// An episode "recurs" when the next one is raised within this many snapshots (5 min) of its end.
+pub const RECUR_SNAPSHOTS: usize = 30;
+
+/// One alert episode: snapshot it was raised on, snapshot it resolved on (None: open at the end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Episode {
+    pub start: usize,
+    pub end: Option<usize>,
+}
+
+/// Episodes from per-snapshot (raised, open-after) flags.
+pub fn episodes(flags: &[(bool, bool)]) -> Vec<Episode> {
+    let mut out: Vec<Episode> = Vec::new();
+    let mut open = false;
+    for (k, &(raised, now_open)) in flags.iter().enumerate() {
+        if raised {
+            out.push(Episode { start: k, end: None });
+        } else if open
+            && !now_open
+            && let Some(e) = out.last_mut()
+        {
+            e.end = Some(k);
+        }
+        open = now_open;
+    }
+    out
+}
+
+/// The first episode that stays open to the end or is followed by another within [`RECUR_SNAPSHOTS`], and
+/// how many episodes came before it.
+pub fn warning(eps: &[Episode]) -> Option<(usize, usize)> {
+    eps.iter().enumerate().find_map(|(j, e)| {
+        let persists = match e.end {
+            None => true,
+            Some(end) => eps.get(j + 1).is_some_and(|n| n.start <= end + RECUR_SNAPSHOTS),
+        };
+        persists.then_some((e.start, j))
+    })
+}
+
+fn horizontal(channels: &[snn_engine::ChannelId]) -> usize {
+    channels.iter().position(|c| c.as_str().to_ascii_lowercase().contains("horiz")).unwrap_or(0)
+}
+
+/// Runs every bearing under `dir` and prints the table.
+pub fn run(dir: &Path, config: &ModelConfig, seed: u64, w: &mut impl Write) -> anyhow::Result<()> {
+    let files = list_files(dir, "parquet")?;
+    anyhow::ensure!(!files.is_empty(), "no .parquet bearings under `{}`", dir.display());
+    writeln!(
+        w,
+        "FEMTO: learning on the first {:.0}% of life; warning = first episode open to the end or recurring within {RECUR_SNAPSHOTS} snapshots",
+        LEARN_FRACTION * 100.0
+    )?;
+    writeln!(
+        w,
+        "{:<12} {:<11} {:>9} {:>10} {:>12} {:>10} {:>9}",
+        "bearing", "detector", "warning", "% of life", "h before", "episodes", "before"
+    )?;
+    let bar = super::progress(files.len() as u64, "femto");
+    for path in &files {
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let (channels, snaps) = instants(read_windows(path)?);
+        let n = snaps.len();
+        anyhow::ensure!(n >= 20, "too few snapshots in `{}`", path.display());
+        let learn = ((n as f64 * LEARN_FRACTION) as usize).max(2);
+        let t0 = snaps[0].t.0;
+        let at = |k: usize| Timestamp(t0 + (k as f64 * SNAPSHOT_SECONDS * 1e6) as i64);
+
+        let mut model = WindowModel::new(&name, &channels, learn, config, seed)?;
+        let model_flags: Vec<(bool, bool)> = snaps
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let (r, o, _) = model.step(at(k), s);
+                (r, o)
+            })
+            .collect();
+
+        let h = horizontal(&channels);
+        let rms_of = |s: &Instant| match s.windows.get(h) {
+            Some(Reading::Window { samples, .. }) => rms(samples),
+            _ => 0.0,
+        };
+        let mut alarm = RmsAlarm::new(&snaps[..learn].iter().map(rms_of).collect::<Vec<_>>());
+        let rms_flags: Vec<(bool, bool)> = snaps.iter().map(|s| alarm.step(rms_of(s))).collect();
+
+        let life_h = n as f64 * SNAPSHOT_SECONDS / 3600.0;
+        for (det, flags) in [("spikewatch", &model_flags), ("rms alarm", &rms_flags)] {
+            let eps = episodes(flags);
+            match warning(&eps) {
+                Some((k, before)) => writeln!(
+                    w,
+                    "{:<12} {:<11} {:>9} {:>9.1}% {:>11.2}h {:>10} {:>9}",
+                    name,
+                    det,
+                    k,
+                    100.0 * k as f64 / n as f64,
+                    (n - k) as f64 * SNAPSHOT_SECONDS / 3600.0,
+                    eps.len(),
+                    before
+                )?,
+                None => writeln!(
+                    w,
+                    "{:<12} {:<11} {:>9} {:>10} {:>12} {:>10} {:>9}",
+                    name,
+                    det,
+                    "none",
+                    "-",
+                    "-",
+                    eps.len(),
+                    eps.len()
+                )?,
+            }
+        }
+        writeln!(
+            w,
+            "  {name}: {n} snapshots ({life_h:.2} h), channels {}, learning {learn}, model dropped {}",
+            channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
+            model.dropped()
+        )?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn episodes_and_the_warning_rule() {
+        // raised at 2 (resolved 4), raised at 50 (resolved 52), raised at 60 (still open).
+        let mut flags = vec![(false, false); 70];
+        for (a, b) in [(2, 4), (50, 52), (60, 70)] {
+            flags[a..b].iter_mut().for_each(|f| f.1 = true);
+            flags[a].0 = true;
+        }
+        let eps = episodes(&flags);
+        assert_eq!(
+            eps,
+            [
+                Episode { start: 2, end: Some(4) },
+                Episode { start: 50, end: Some(52) },
+                Episode { start: 60, end: None }
+            ]
+        );
+        // The first episode does not recur within 30 snapshots; the second does (60 <= 52 + 30).
+        assert_eq!(warning(&eps), Some((50, 1)));
+        assert_eq!(warning(&eps[..1]), None);
+    }
+}
