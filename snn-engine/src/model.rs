@@ -266,6 +266,7 @@ impl AssetModel {
             inhibition: config.lateral_inhibition,
             weight_norm,
         };
+        let (smoothing, threshold, alert) = config.score_stages();
         Ok(AssetModel {
             frontends: channels.iter().map(|c| FrontEnd::new(c.kind)).collect(),
             seen: vec![false; channels.len()],
@@ -286,13 +287,9 @@ impl AssetModel {
             phases,
             layer: Layer::new(spec),
             backend: CpuBackend,
-            smoothing: Ewma::new(config.score_smoothing),
-            threshold: ScoreThreshold::new(
-                config.threshold_high_sigma,
-                config.threshold_low_sigma,
-                config.score_std_floor,
-            ),
-            alert: AlertMachine::new(config.raise_after, config.resolve_after),
+            smoothing,
+            threshold,
+            alert,
             ready_steps: 0,
             phase: Phase::Learning,
             counters: Counters::default(),

@@ -28,15 +28,12 @@ impl ZScoreBaseline {
     /// A detector for `channels` scalars per row that learns for `warmup_rows` rows, estimating its threshold
     /// over the last `threshold_rows` of them.
     pub fn new(channels: usize, warmup_rows: u64, threshold_rows: u64, config: &ModelConfig) -> Self {
+        let (smoothing, threshold, alert) = config.score_stages();
         ZScoreBaseline {
             history: vec![VecDeque::with_capacity(ZSCORE_WINDOW + 1); channels],
-            smoothing: Ewma::new(config.score_smoothing),
-            threshold: ScoreThreshold::new(
-                config.threshold_high_sigma,
-                config.threshold_low_sigma,
-                config.score_std_floor,
-            ),
-            alert: AlertMachine::new(config.raise_after, config.resolve_after),
+            smoothing,
+            threshold,
+            alert,
             warmup_rows,
             threshold_rows: threshold_rows.min(warmup_rows),
             adapt_rate: config.normal_adapt_rate,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
+use crate::score::{AlertMachine, Ewma, ScoreThreshold};
 
 /// Tunables of [`super::AssetModel`]. Steps are model steps (one accepted reading each); time
 /// steps (`*_time_steps`) are the network's simulation ticks inside one encoding window.
@@ -141,6 +142,17 @@ fn fraction(x: f64) -> bool {
 }
 
 impl ModelConfig {
+    /// The post-processing that turns a raw score into alerts (smoothing, adaptive threshold, hysteresis),
+    /// built from this configuration. The model uses it, and so does any baseline that must be judged by
+    /// the same rules.
+    pub fn score_stages(&self) -> (Ewma, ScoreThreshold, AlertMachine) {
+        (
+            Ewma::new(self.score_smoothing),
+            ScoreThreshold::new(self.threshold_high_sigma, self.threshold_low_sigma, self.score_std_floor),
+            AlertMachine::new(self.raise_after, self.resolve_after),
+        )
+    }
+
     /// Checks ranges and relations between fields.
     pub fn validate(&self) -> Result<(), ModelError> {
         let c = self;
