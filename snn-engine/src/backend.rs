@@ -131,20 +131,13 @@ fn winner(counts: &[u32], first: &[Option<u32>]) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::encoder::rates_to_raster;
-    use crate::lif::LifParams;
     use crate::network::{LayerSpec, dot};
-    use crate::stdp::StdpParams;
 
+    /// The network tests' layer, with a lower firing threshold so a few input spikes make a neuron fire.
     fn spec(inputs: usize, neurons: usize) -> LayerSpec {
-        LayerSpec {
-            inputs,
-            neurons,
-            steps_per_window: 20,
-            lif: LifParams { decay: 0.9, threshold: 0.6, reset: 0.0, theta_plus: 0.0, theta_decay: 1.0 },
-            stdp: StdpParams { a_plus: 0.01, a_minus: 0.005, pre_decay: 0.8, post_decay: 0.8, w_max: 1.0 },
-            inhibition: 0.5,
-            weight_norm: 1.0,
-        }
+        let mut spec = crate::network::tests::spec(inputs, neurons);
+        spec.lif.threshold = 0.6;
+        spec
     }
 
     fn raster(per_step: Vec<Vec<u32>>, inputs: usize) -> SpikeRaster {

@@ -112,7 +112,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn spec(inputs: usize, neurons: usize) -> LayerSpec {
