@@ -1,18 +1,22 @@
 //! Sources that turn the outside world into `snn_engine::Sample`s: MQTT ingestion, payload decoders, CSV replay and the plant simulator.
 //!
 //! Connectors know nothing about spiking networks, storage or HTTP. They take typed config,
-//! hand [`ingest::Ingest`] items to a bounded channel (awaiting the send is the backpressure),
-//! keep plain atomic counters ([`mqtt::SourceStats`]) that the server turns into metrics, and
-//! never install a logger or a metrics registry.
+//! hand [`ingest::Ingest`] items to a bounded channel (awaiting the send is the backpressure,
+//! unless a source's [`backpressure::BackpressurePolicy`] says to drop the oldest instead),
+//! recognise redelivered readings ([`dedup`]), keep plain atomic counters ([`mqtt::SourceStats`])
+//! that the server turns into metrics, and never install a logger or a metrics registry.
 //!
 //! Architecture invariant: payload decoding ([`json`], [`binary`], [`sparkplug`], [`route`],
-//! [`topic`], [`replay`] parsers) is sans-I/O and unit-tested; only [`mqtt`],
-//! [`simulator::publish_simulation`] and [`embedded_broker`] touch the network.
+//! [`topic`], [`replay`] parsers) and duplicate detection ([`dedup`]) are sans-I/O and
+//! unit-tested; only [`mqtt`], [`simulator::publish_simulation`] and [`embedded_broker`] touch
+//! the network.
 //! The [`opcua`] source touches the network as well; its value conversion
 //! ([`opcua::data_value_to_ingest`]) is sans-I/O and unit-tested.
 
 pub mod backoff;
+pub mod backpressure;
 pub mod binary;
+pub mod dedup;
 pub mod embedded_broker;
 pub mod ingest;
 pub mod json;
@@ -25,6 +29,7 @@ pub mod sparkplug;
 pub mod topic;
 
 pub use crate::opcua::{MonitoredItemConfig, OpcUaConfig, OpcUaError, run_opcua_source};
+pub use backpressure::{BackpressurePolicy, DropOldestQueue};
 pub use binary::{BinarySamples, decode_binary, encode_binary, encode_binary_window};
 pub use embedded_broker::{BrokerError, EmbeddedBroker, start_embedded_broker};
 pub use ingest::{Ingest, RejectReason, Rejection};

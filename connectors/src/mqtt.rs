@@ -5,6 +5,7 @@ mod source;
 pub use source::run_mqtt_source;
 pub(crate) use source::{jitter_seed, shutdown_requested};
 
+use crate::backpressure::BackpressurePolicy;
 use crate::route::{Route, TopicConfig};
 use crate::topic::TopicError;
 use rumqttc::{MqttOptions, QoS, TlsConfiguration, Transport};
@@ -76,6 +77,11 @@ pub struct MqttConfig {
     pub reconnect_min_ms: u64,
     /// Reconnect delay cap.
     pub reconnect_max_ms: u64,
+    /// What to do while the pipeline's queue is full: `block` (wait; unacknowledged QoS 1 messages
+    /// stay with the broker) or `drop_oldest` (acknowledge at once, keep the newest items, count drops).
+    pub backpressure: BackpressurePolicy,
+    /// Items the source itself holds for the pipeline under `drop_oldest`; beyond it the oldest is dropped.
+    pub drop_oldest_capacity: usize,
 }
 
 impl Default for MqttConfig {
@@ -93,6 +99,8 @@ impl Default for MqttConfig {
             max_payload_bytes: 1024 * 1024,
             reconnect_min_ms: 500,
             reconnect_max_ms: 30_000,
+            backpressure: BackpressurePolicy::Block,
+            drop_oldest_capacity: 1024,
         }
     }
 }
@@ -113,6 +121,8 @@ impl fmt::Debug for MqttConfig {
             .field("max_payload_bytes", &self.max_payload_bytes)
             .field("reconnect_min_ms", &self.reconnect_min_ms)
             .field("reconnect_max_ms", &self.reconnect_max_ms)
+            .field("backpressure", &self.backpressure)
+            .field("drop_oldest_capacity", &self.drop_oldest_capacity)
             .finish()
     }
 }
@@ -199,6 +209,9 @@ impl MqttConfig {
                 self.reconnect_min_ms, self.reconnect_max_ms
             ));
         }
+        if self.drop_oldest_capacity == 0 {
+            return invalid("`drop_oldest_capacity` must be positive".into());
+        }
         if self.keep_alive_s > u64::from(u16::MAX) {
             return invalid(format!("`keep_alive_s` must be at most 65535, got {}", self.keep_alive_s));
         }
@@ -261,7 +274,7 @@ fn tls_config(ca_path: &PathBuf) -> Result<TlsConfiguration, MqttError> {
     Ok(TlsConfiguration::Rustls(Arc::new(config)))
 }
 
-/// Counters the server turns into metrics (plain atomics).
+/// Counters the server turns into metrics (plain atomics). Shared by the MQTT and OPC-UA sources.
 #[derive(Debug, Default)]
 pub struct SourceStats {
     /// Publishes received (including rejected ones).
@@ -272,6 +285,11 @@ pub struct SourceStats {
     pub connections: AtomicU64,
     /// Failed connection attempts and dropped connections.
     pub connection_errors: AtomicU64,
+    /// Items discarded, oldest first, because the pipeline fell behind (MQTT `drop_oldest`, and
+    /// the OPC-UA notification queue, which cannot hold back the server).
+    pub backpressure_dropped: AtomicU64,
+    /// Redelivered readings recognised and not handed on again (see [`crate::dedup`]).
+    pub duplicates: AtomicU64,
 }
 
 #[cfg(test)]
@@ -287,6 +305,7 @@ mod tests {
         assert!(!c.clean_session);
         assert_eq!(c.max_payload_bytes, 1 << 20);
         assert_eq!((c.reconnect_min_ms, c.reconnect_max_ms), (500, 30_000));
+        assert_eq!((c.backpressure, c.drop_oldest_capacity), (BackpressurePolicy::Block, 1024));
         let opts = c.mqtt_options().unwrap();
         assert_eq!(opts.broker_address(), ("127.0.0.1".to_owned(), 1883));
         assert!(!opts.clean_session());
@@ -297,6 +316,10 @@ mod tests {
         let c: MqttConfig = serde_json::from_str(r#"{"url": "mqtt://broker:1999", "qos": 0}"#).unwrap();
         assert_eq!(c.url, "mqtt://broker:1999");
         assert_eq!(c.qos, 0);
+        assert_eq!(c.backpressure, BackpressurePolicy::Block);
+        let c: MqttConfig =
+            serde_json::from_str(r#"{"backpressure": "drop_oldest", "drop_oldest_capacity": 8}"#).unwrap();
+        assert_eq!((c.backpressure, c.drop_oldest_capacity), (BackpressurePolicy::DropOldest, 8));
         assert_eq!(c.topics, vec![TopicConfig::from("plant/{asset}/{channel}")]);
         assert!(serde_json::from_str::<MqttConfig>(r#"{"uri": "x"}"#).is_err());
     }
@@ -385,6 +408,7 @@ mod tests {
             MqttConfig { topics: vec![mapped(r#"{"pattern": "spBv1.0/+/#", "format": "binary"}"#)], ..ok.clone() },
             MqttConfig { reconnect_min_ms: 5000, reconnect_max_ms: 100, ..ok.clone() },
             MqttConfig { max_payload_bytes: 0, ..ok.clone() },
+            MqttConfig { backpressure: BackpressurePolicy::DropOldest, drop_oldest_capacity: 0, ..ok.clone() },
             MqttConfig { url: "mqtts://h".into(), ..ok.clone() },
             MqttConfig { password: Some("x".into()), ..ok.clone() },
             MqttConfig { url: "nope".into(), ..ok.clone() },

@@ -1,8 +1,8 @@
 //! End-to-end MQTT tests: the simulator publishes through a broker (embedded rumqttd, and a real Mosquitto when `SPIKEWATCH_TEST_MQTT_URL` is set) into `run_mqtt_source`.
 
 use connectors::{
-    Ingest, MqttConfig, PlantSimulator, RejectReason, SimConfig, SourceStats, publish_simulation, run_mqtt_source,
-    start_embedded_broker,
+    BackpressurePolicy, Ingest, MqttConfig, PlantSimulator, RejectReason, SimConfig, SourceStats, publish_simulation,
+    run_mqtt_source, start_embedded_broker,
 };
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use snn_engine::{Sample, Timestamp};
@@ -48,7 +48,12 @@ struct RunningSource {
 }
 
 fn spawn_source(config: MqttConfig) -> RunningSource {
-    let (tx, rx) = mpsc::channel(16);
+    spawn_source_with_pipeline_capacity(config, 16)
+}
+
+/// A source whose pipeline queue holds `capacity` items (1 makes a stalled pipeline bite at once).
+fn spawn_source_with_pipeline_capacity(config: MqttConfig, capacity: usize) -> RunningSource {
+    let (tx, rx) = mpsc::channel(capacity);
     let stats = Arc::new(SourceStats::default());
     let (stop, shutdown) = watch::channel(false);
     let task = tokio::spawn(run_mqtt_source(config, tx, stats.clone(), shutdown));
@@ -309,4 +314,116 @@ async fn source_retries_until_broker_starts_and_keeps_its_session() {
     let times: Vec<i64> = samples.iter().map(|s| s.t.as_millis()).collect();
     assert_eq!(times, [1, 2, 3]);
     source.stop().await;
+}
+
+/// Publishes `{"t": n, "value": n}` for every n in `times` from one client at QoS 1 and waits for
+/// every PubAck, so all of them are with the broker before it returns.
+async fn publish_numbered(url: &str, client_id: &str, topic: &str, times: std::ops::RangeInclusive<i64>) {
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let count = times.clone().count();
+    let (client, mut eventloop) = AsyncClient::new(MqttOptions::new(client_id, "127.0.0.1", port), count + 10);
+    for n in times {
+        client.publish(topic, QoS::AtLeastOnce, false, format!(r#"{{"t": {n}, "value": {n}}}"#)).await.unwrap();
+    }
+    let mut acked = 0;
+    timeout(GUARD, async {
+        while acked < count {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await
+    .expect("every numbered publish acknowledged");
+    client.disconnect().await.ok();
+    let _ = timeout(Duration::from_secs(2), eventloop.poll()).await;
+}
+
+/// Readings published while the pipeline stalls and nobody reads `source.rx`.
+const STALLED_READINGS: i64 = 100;
+
+/// The source's own queue under `drop_oldest` in the stall tests.
+const DROP_OLDEST_CAPACITY: usize = 8;
+
+/// Subscribes a source with a one-slot pipeline queue under `backpressure`, publishes
+/// `STALLED_READINGS` numbered readings while nobody reads the pipeline queue, waits until
+/// `stalled_until` says the source has done what it will do, then reads the pipeline queue until the
+/// last reading arrives. Returns the reading times in arrival order and the source's counters.
+async fn stall_then_drain(
+    url: &str,
+    tag: &str,
+    backpressure: BackpressurePolicy,
+    stalled_until: impl Fn(&SourceStats) -> bool,
+) -> (Vec<i64>, Arc<SourceStats>) {
+    let prefix = unique(tag);
+    let config = MqttConfig { backpressure, drop_oldest_capacity: DROP_OLDEST_CAPACITY, ..source_config(url, &prefix) };
+    let mut source = spawn_source_with_pipeline_capacity(config, 1);
+    wait_until_subscribed(url, &prefix, &mut source).await;
+    publish_numbered(url, &format!("{prefix}-pub"), &format!("{prefix}/pump-1/temperature"), 1..=STALLED_READINGS)
+        .await;
+    timeout(GUARD, async {
+        while !stalled_until(&source.stats) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the source reached the stalled state");
+    let mut times = Vec::new();
+    timeout(GUARD, async {
+        while times.last() != Some(&STALLED_READINGS) {
+            match source.rx.recv().await.expect("source alive") {
+                Ingest::Sample(s) if s.asset.as_str() == "pump-1" => times.push(s.t.as_millis()),
+                Ingest::Sample(_) => {}
+                Ingest::Rejected(r) => panic!("unexpected rejection {r}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the newest reading never arrived; got {times:?}"));
+    let stats = source.stats.clone();
+    source.stop().await;
+    forget_session(url, &format!("{prefix}-src")).await;
+    (times, stats)
+}
+
+async fn drop_oldest_keeps_the_newest(url: &str, tag: &str) {
+    // Room for the source's queue and the pipeline's single slot; everything older is dropped.
+    let kept_at_most = DROP_OLDEST_CAPACITY + 1;
+    let must_drop = STALLED_READINGS as u64 - kept_at_most as u64;
+    let (times, stats) = stall_then_drain(url, tag, BackpressurePolicy::DropOldest, |stats| {
+        stats.backpressure_dropped.load(Ordering::Relaxed) >= must_drop
+    })
+    .await;
+    let dropped = stats.backpressure_dropped.load(Ordering::Relaxed);
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "out of order or repeated: {times:?}");
+    assert!(times.len() <= kept_at_most, "memory is bounded, yet {} readings were kept: {times:?}", times.len());
+    let newest: Vec<i64> = (STALLED_READINGS - DROP_OLDEST_CAPACITY as i64 + 1..=STALLED_READINGS).collect();
+    assert!(times.ends_with(&newest), "the newest readings were not kept: {times:?}");
+    assert_eq!(times.len() as u64 + dropped, STALLED_READINGS as u64, "every reading kept or counted as dropped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_broker_drop_oldest_keeps_the_newest_readings_while_the_pipeline_stalls() {
+    let broker = start_embedded_broker(0).unwrap();
+    drop_oldest_keeps_the_newest(&broker.url(), "drop-embedded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_drop_oldest_keeps_the_newest_readings_while_the_pipeline_stalls() {
+    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
+        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
+        return;
+    };
+    drop_oldest_keeps_the_newest(&url, "drop-mosquitto").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_loses_nothing_while_the_pipeline_stalls() {
+    let broker = start_embedded_broker(0).unwrap();
+    // Nothing to wait for: under `block` the source just stops reading, and the broker keeps the rest.
+    let (times, stats) = stall_then_drain(&broker.url(), "block-embedded", BackpressurePolicy::Block, |_| true).await;
+    assert_eq!(times, (1..=STALLED_READINGS).collect::<Vec<_>>());
+    assert_eq!(stats.backpressure_dropped.load(Ordering::Relaxed), 0);
 }

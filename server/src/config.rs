@@ -111,6 +111,14 @@ impl AssetConfig {
 impl Config {
     /// Defaults, overlaid by the TOML file (if any), overlaid by the process environment, then validated.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let config = Config::load_unvalidated(path)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// [`Config::load`] without the final validation, for commands that use only part of the
+    /// configuration (`spikewatch eval` needs `[model]`, not a source); they validate what they use.
+    pub fn load_unvalidated(path: Option<&Path>) -> anyhow::Result<Config> {
         let text = match path {
             Some(p) => {
                 std::fs::read_to_string(p).with_context(|| format!("failed to read config file `{}`", p.display()))?
@@ -118,11 +126,21 @@ impl Config {
             None => String::new(),
         };
         let origin = path.map_or_else(|| "<defaults>".to_owned(), |p| p.display().to_string());
-        Config::from_sources(&text, std::env::vars(), &origin)
+        Config::parse_sources(&text, std::env::vars(), &origin)
     }
 
     /// [`Config::load`] without touching the file system or the real environment (used by tests).
     pub fn from_sources(
+        toml_text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        origin: &str,
+    ) -> anyhow::Result<Config> {
+        let config = Config::parse_sources(toml_text, env, origin)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn parse_sources(
         toml_text: &str,
         env: impl IntoIterator<Item = (String, String)>,
         origin: &str,
@@ -135,10 +153,7 @@ impl Config {
                     .with_context(|| format!("failed to apply environment variable `{key}`"))?;
             }
         }
-        let config: Config =
-            toml::Value::Table(tree).try_into().with_context(|| format!("invalid config `{origin}`"))?;
-        config.validate()?;
-        Ok(config)
+        toml::Value::Table(tree).try_into().with_context(|| format!("invalid config `{origin}`"))
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {

@@ -41,12 +41,47 @@ pub struct EvalArgs {
     /// Where per-row results are written (NAB, SKAB); default: a temporary folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// A spikewatch config file whose `[model]` section (and `pipeline.seed`) replace the defaults;
+    /// `SPIKEWATCH__MODEL__*` environment variables apply on top, as for the server.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Parts of the model to turn off, to show what each is worth (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub ablate: Vec<Part>,
+}
+
+/// A part of the model that `--ablate` can turn off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Part {
+    /// The sequence memory and the temporal surprise it gives (the raw score is novelty alone).
+    Surprise,
+    /// The anomaly likelihood (the alert levels apply to the short-term mean raw score).
+    Likelihood,
+    /// The range-breakout check (a value outside its sensor's range scores 1).
+    Range,
+}
+
+/// `config` with the `parts` turned off.
+pub fn ablated(config: &ModelConfig, parts: &[Part]) -> ModelConfig {
+    let mut c = config.clone();
+    for part in parts {
+        match part {
+            Part::Surprise => c.surprise_weight = 0.0,
+            Part::Likelihood => c.likelihood = false,
+            Part::Range => c.range_breakout_margin = 0.0,
+        }
+    }
+    c
 }
 
 /// Runs one benchmark with the default model configuration and seed, printing its table to stdout.
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
-    let config = crate::config::Config::default();
-    let (model, seed) = (config.model, config.pipeline.seed);
+    let config = crate::config::Config::load_unvalidated(args.config.as_deref())?;
+    config.model.validate().context("invalid [model] section")?;
+    let (model, seed) = (ablated(&config.model, &args.ablate), config.pipeline.seed);
+    if !args.ablate.is_empty() {
+        eprintln!("ablated: {:?}", args.ablate);
+    }
     let out = args
         .out
         .clone()
@@ -64,30 +99,27 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
 }
 
 /// What a detector made of one row (all channels of one instant).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RowOutcome {
-    /// The detector's own score (the model's smoothed novelty).
-    pub score: f32,
-    /// Score relative to the detector's adaptive threshold, in [0, 1]: 0.5 at the raise threshold
-    /// (`1 - health / 100`), 0 while learning.
-    pub anomaly: f64,
+    /// Anomaly score in [0, 1] (the log-likelihood; 0.5 at the default raise level), 0 while learning.
+    pub score: f64,
+    /// The score with continuing improbable stretches capped (only onsets stand out).
+    pub onset: f64,
     /// An alert was raised on this row.
     pub raised: bool,
     /// An alert is open after this row.
     pub open: bool,
 }
 
-/// `config` with warm-up set to `warmup_steps`, shrinking the normaliser and threshold warm-ups
-/// proportionally only when they would not fit (the model requires their sum below the warm-up).
+/// `config` with warm-up set to `warmup_steps` and its normaliser and likelihood phases scaled in proportion, so
+/// every benchmark keeps the default schedule's shape whatever its training length.
 pub fn with_warmup(config: &ModelConfig, warmup_steps: u32) -> ModelConfig {
     let mut c = config.clone();
-    c.warmup_steps = warmup_steps.max(6);
-    let inner = c.normaliser_warmup_steps + c.threshold_warmup_steps;
-    if inner >= c.warmup_steps {
-        let scale = f64::from(c.warmup_steps - 1) / f64::from(inner);
-        c.normaliser_warmup_steps = ((f64::from(c.normaliser_warmup_steps) * scale) as u32).max(2);
-        c.threshold_warmup_steps = ((f64::from(c.threshold_warmup_steps) * scale) as u32).max(2);
-    }
+    c.warmup_steps = warmup_steps.max(8);
+    let scale = |part: u32| (u64::from(part) * u64::from(c.warmup_steps) / u64::from(config.warmup_steps)) as u32;
+    c.normaliser_warmup_steps = scale(config.normaliser_warmup_steps).max(2);
+    c.threshold_warmup_steps =
+        scale(config.threshold_warmup_steps).max(2).min(c.warmup_steps - c.normaliser_warmup_steps - 1);
     c
 }
 
@@ -112,10 +144,9 @@ pub fn run_scalar_rows(
             raised |= matches!(o.alert, Some(AlertEvent::Raised(_)));
             last = Some(o);
         }
-        let (score, anomaly, open) = last.map_or((0.0, 0.0, false), |o| {
-            (o.score, f64::from(1.0 - o.health / 100.0).clamp(0.0, 1.0), o.phase == Phase::Alerting)
-        });
-        out.push(RowOutcome { score, anomaly, raised, open });
+        let (score, onset, open) =
+            last.map_or((0.0, 0.0, false), |o| (f64::from(o.score), f64::from(o.onset), o.phase == Phase::Alerting));
+        out.push(RowOutcome { score, onset, raised, open });
     }
     Ok(out)
 }
@@ -174,7 +205,9 @@ mod tests {
             c.validate().unwrap_or_else(|e| panic!("warm-up {w}: {e}"));
             assert_eq!(c.warmup_steps, w);
         }
-        assert_eq!(with_warmup(&base, 750).normaliser_warmup_steps, base.normaliser_warmup_steps);
+        // The schedule keeps its shape: a quarter learns the statistics, the last half fills the likelihood.
+        let c = with_warmup(&base, 480);
+        assert_eq!((c.normaliser_warmup_steps, c.threshold_warmup_steps), (120, 240));
     }
 
     #[test]

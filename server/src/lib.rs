@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod api;
 pub mod archive;
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod eval;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use connectors::mqtt::MqttConfig;
 use spikewatch::config::Config;
-use spikewatch::{demo, eval, replay, runtime};
+use spikewatch::{bench, demo, eval, replay, runtime};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio::sync::watch;
@@ -44,6 +44,8 @@ enum Command {
     /// Run a public benchmark (nab, skab, cwru, femto) through the model and score it with its published
     /// protocol, beside plain baselines.
     Eval(eval::EvalArgs),
+    /// Measure speed on one thread: `bench engine` prints samples/s, neuron updates/s and synaptic events/s.
+    Bench(bench::BenchArgs),
     /// Publish the simulated plant to an existing MQTT broker, to try a deployment end to end.
     Simulate {
         /// Broker URL, e.g. mqtt://127.0.0.1:1883.
@@ -85,6 +87,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Eval(args) = &cli.command {
         return eval::run(args);
     }
+    if let Command::Bench(args) = &cli.command {
+        return bench::run(args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -110,7 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("published {published} messages");
                 Ok(())
             }
-            Command::Replay { .. } | Command::Eval(_) => unreachable!("handled above"),
+            Command::Replay { .. } | Command::Eval(_) | Command::Bench(_) => unreachable!("handled above"),
         }
     })
 }

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub bytes_received: IntCounter,
     pub source_connections: IntCounter,
     pub source_connection_errors: IntCounter,
+    pub backpressure_dropped: IntCounter,
+    pub duplicates: IntCounter,
     pub rejected: IntCounterVec,
     pub samples_processed: IntCounter,
     pub spikes: IntCounter,
@@ -30,7 +32,7 @@ pub struct Metrics {
     pub archive_windows: IntCounter,
     pub archive_errors: IntCounter,
     /// Last values read from the connector's atomics, so that scrapes add only what is new.
-    source_seen: Mutex<[u64; 4]>,
+    source_seen: Mutex<[u64; 6]>,
 }
 
 /// Every metric name this module declares; the Grafana dashboards may use only these (checked by a test).
@@ -39,6 +41,8 @@ pub const METRIC_NAMES: &[&str] = &[
     "spikewatch_ingest_received_bytes_total",
     "spikewatch_ingest_connections_total",
     "spikewatch_ingest_connection_errors_total",
+    "spikewatch_ingest_backpressure_dropped_total",
+    "spikewatch_ingest_duplicates_total",
     "spikewatch_ingest_rejected_total",
     "spikewatch_pipeline_samples_processed_total",
     "spikewatch_engine_spikes_total",
@@ -89,6 +93,14 @@ impl Metrics {
                 "spikewatch_ingest_connection_errors_total",
                 "Failed or lost connections to sources",
             ),
+            backpressure_dropped: counter(
+                "spikewatch_ingest_backpressure_dropped_total",
+                "Inputs a source discarded, oldest first, because the pipeline fell behind",
+            ),
+            duplicates: counter(
+                "spikewatch_ingest_duplicates_total",
+                "Redelivered readings a source recognised and did not hand on again",
+            ),
             rejected: counter_vec("spikewatch_ingest_rejected_total", "Inputs rejected, by reason", &["reason"]),
             samples_processed: counter(
                 "spikewatch_pipeline_samples_processed_total",
@@ -105,7 +117,7 @@ impl Metrics {
             archive_windows: counter("spikewatch_archive_windows_written_total", "Parquet window files written"),
             archive_errors: counter("spikewatch_archive_errors_total", "Parquet window files that failed to write"),
             registry,
-            source_seen: Mutex::new([0; 4]),
+            source_seen: Mutex::new([0; 6]),
         };
         // Pre-create every bounded label value so dashboards see zeros rather than gaps.
         for reason in RejectReason::ALL {
@@ -124,10 +136,18 @@ impl Metrics {
             stats.bytes_received.load(Ordering::Relaxed),
             stats.connections.load(Ordering::Relaxed),
             stats.connection_errors.load(Ordering::Relaxed),
+            stats.backpressure_dropped.load(Ordering::Relaxed),
+            stats.duplicates.load(Ordering::Relaxed),
         ];
         let mut seen = self.source_seen.lock().expect("metrics lock");
-        let targets =
-            [&self.messages_received, &self.bytes_received, &self.source_connections, &self.source_connection_errors];
+        let targets = [
+            &self.messages_received,
+            &self.bytes_received,
+            &self.source_connections,
+            &self.source_connection_errors,
+            &self.backpressure_dropped,
+            &self.duplicates,
+        ];
         for ((counter, now), seen) in targets.into_iter().zip(now).zip(seen.iter_mut()) {
             counter.inc_by(now.saturating_sub(*seen));
             *seen = now;
@@ -178,8 +198,15 @@ mod tests {
         metrics.absorb_source_stats(&stats);
         assert_eq!(metrics.messages_received.get(), 5);
         stats.messages_received.store(7, Ordering::Relaxed);
+        stats.backpressure_dropped.store(3, Ordering::Relaxed);
+        stats.duplicates.store(2, Ordering::Relaxed);
+        metrics.absorb_source_stats(&stats);
         metrics.absorb_source_stats(&stats);
         assert_eq!(metrics.messages_received.get(), 7);
+        assert_eq!((metrics.backpressure_dropped.get(), metrics.duplicates.get()), (3, 2));
+        let text = metrics.render();
+        assert!(text.contains("spikewatch_ingest_backpressure_dropped_total 3"), "{text}");
+        assert!(text.contains("spikewatch_ingest_duplicates_total 2"), "{text}");
         assert!(metrics.render().contains("spikewatch_ingest_rejected_total{reason=\"non_finite\"} 0"));
     }
 

@@ -129,8 +129,9 @@ mod tests {
         let path = dir.join("shift.csv");
         let mut csv = String::from("timestamp,value\n");
         for i in 0..1500u32 {
-            // A daily-looking wave with a little deterministic jitter, then a jump far outside it.
-            let base = 50.0 + 5.0 * (f64::from(i) * 0.05).sin() + f64::from(i * 7919 % 13) * 0.05;
+            // A wave with a little deterministic jitter, then a jump far outside it. Warm-up (120 rows) spans
+            // about three periods, as it must span the normal cycle of any machine.
+            let base = 50.0 + 5.0 * (f64::from(i) * 0.15).sin() + f64::from(i * 7919 % 13) * 0.05;
             let value = if i >= 1200 { base + 40.0 } else { base };
             let (h, m) = (i / 60, i % 60);
             csv.push_str(&format!("2024-01-{:02} {:02}:{:02}:00,{value:.3}\n", 1 + h / 24, h % 24, m));

@@ -12,14 +12,28 @@ pub use window::WindowParams;
 /// Windows shorter than this carry too little spectrum to analyse and are dropped.
 pub const MIN_WINDOW_SAMPLES: usize = 16;
 
+/// Parameters of every front-end of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FrontEndParams {
+    /// Window channels' analysis.
+    pub window: WindowParams,
+    /// Previous values a scalar channel passes beside its value and slope (its short-term
+    /// context, so a familiar value in an unfamiliar sequence looks new).
+    pub scalar_lags: usize,
+}
+
 /// Per-channel front-end state. Sample-and-hold: the features of a channel change only when
 /// that channel is stepped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FrontEnd {
-    /// `value` and `slope` (change per second since the previous reading of the channel).
+    /// `value`, `slope` (change per second since the previous reading of the channel) and the
+    /// previous values, newest first (`lag_1`, `lag_2`, ...; the first value until there are
+    /// enough).
     Scalar {
         /// The previous reading, for the slope.
         last: Option<(Timestamp, f64)>,
+        /// Previous values, newest first.
+        lags: Vec<f64>,
     },
     /// See [`window::window_features`].
     Window {
@@ -32,25 +46,28 @@ impl FrontEnd {
     /// A fresh front-end for a channel of `kind`.
     pub fn new(kind: ChannelKind) -> Self {
         match kind {
-            ChannelKind::Scalar => FrontEnd::Scalar { last: None },
+            ChannelKind::Scalar => FrontEnd::Scalar { last: None, lags: Vec::new() },
             ChannelKind::Window => FrontEnd::Window { sample_rate_hz: None },
         }
     }
 
     /// How many features this front-end produces.
-    pub fn feature_count(kind: ChannelKind, params: &WindowParams) -> usize {
+    pub fn feature_count(kind: ChannelKind, params: &FrontEndParams) -> usize {
         match kind {
-            ChannelKind::Scalar => 2,
-            ChannelKind::Window => params.feature_count(),
+            ChannelKind::Scalar => 2 + params.scalar_lags,
+            ChannelKind::Window => params.window.feature_count(),
         }
     }
 
     /// Feature names, in output order. Bands are named after the latest sample rate seen
     /// (25.6 kHz until a window arrives).
-    pub fn feature_names(&self, params: &WindowParams) -> Vec<String> {
+    pub fn feature_names(&self, params: &FrontEndParams) -> Vec<String> {
         match self {
-            FrontEnd::Scalar { .. } => vec!["value".to_owned(), "slope".to_owned()],
-            FrontEnd::Window { sample_rate_hz } => params.feature_names(sample_rate_hz.unwrap_or(25_600.0)),
+            FrontEnd::Scalar { .. } => ["value".to_owned(), "slope".to_owned()]
+                .into_iter()
+                .chain((1..=params.scalar_lags).map(|k| format!("lag_{k}")))
+                .collect(),
+            FrontEnd::Window { sample_rate_hz } => params.window.feature_names(sample_rate_hz.unwrap_or(25_600.0)),
         }
     }
 
@@ -68,19 +85,24 @@ impl FrontEnd {
     ///
     /// A scalar's slope is 0 on its first reading and when the timestamp does not advance
     /// (duplicates or out-of-order deliveries must not produce infinite slopes).
-    pub fn compute(&mut self, t: Timestamp, reading: &Reading, params: &WindowParams, out: &mut [f64]) {
+    pub fn compute(&mut self, t: Timestamp, reading: &Reading, params: &FrontEndParams, out: &mut [f64]) {
         match (self, reading) {
-            (FrontEnd::Scalar { last }, Reading::Scalar(v)) => {
+            (FrontEnd::Scalar { last, lags }, Reading::Scalar(v)) => {
                 let slope = match *last {
                     Some((t0, v0)) if t > t0 => (v - v0) / t.seconds_since(t0),
                     _ => 0.0,
                 };
                 out[0] = *v;
                 out[1] = slope;
+                for (k, o) in out[2..].iter_mut().enumerate() {
+                    *o = lags.get(k).or(lags.last()).copied().unwrap_or(*v);
+                }
+                lags.insert(0, *v);
+                lags.truncate(params.scalar_lags);
                 *last = Some((t, *v));
             }
             (FrontEnd::Window { sample_rate_hz: rate }, Reading::Window { sample_rate_hz, samples }) => {
-                window::window_features(*sample_rate_hz, samples, params, out);
+                window::window_features(*sample_rate_hz, samples, &params.window, out);
                 *rate = Some(*sample_rate_hz);
             }
             _ => debug_assert!(false, "compute called on a reading the front-end does not accept"),
@@ -92,21 +114,26 @@ impl FrontEnd {
 mod tests {
     use super::*;
 
-    fn params() -> WindowParams {
-        WindowParams { band_min_hz: 100.0, band_count: 8, envelope_band_min_hz: 2_000.0 }
+    fn params() -> FrontEndParams {
+        FrontEndParams {
+            window: WindowParams { band_min_hz: 100.0, band_count: 8, envelope_band_min_hz: 2_000.0 },
+            scalar_lags: 2,
+        }
     }
 
     #[test]
-    fn scalar_value_and_slope_per_second() {
+    fn scalar_value_slope_per_second_and_previous_values() {
         let mut fe = FrontEnd::new(ChannelKind::Scalar);
-        let mut out = [0.0; 2];
+        let mut out = [0.0; 4];
         fe.compute(Timestamp(0), &Reading::Scalar(10.0), &params(), &mut out);
-        assert_eq!(out, [10.0, 0.0]);
+        assert_eq!(out, [10.0, 0.0, 10.0, 10.0], "no history yet: the lags repeat the first value");
         fe.compute(Timestamp(2_000_000), &Reading::Scalar(14.0), &params(), &mut out);
-        assert_eq!(out, [14.0, 2.0]);
+        assert_eq!(out, [14.0, 2.0, 10.0, 10.0]);
         // A repeated timestamp gives slope 0, not infinity.
         fe.compute(Timestamp(2_000_000), &Reading::Scalar(20.0), &params(), &mut out);
-        assert_eq!(out, [20.0, 0.0]);
+        assert_eq!(out, [20.0, 0.0, 14.0, 10.0]);
+        fe.compute(Timestamp(3_000_000), &Reading::Scalar(21.0), &params(), &mut out);
+        assert_eq!(out, [21.0, 1.0, 20.0, 14.0]);
     }
 
     #[test]

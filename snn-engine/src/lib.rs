@@ -3,7 +3,8 @@
 //! Data flow of one [`AssetModel::step`]: front-end features ([`frontend`]) -> online z-scores
 //! ([`normalise`]) -> spikes ([`encoder`]) -> a layer of LIF neurons with STDP and lateral
 //! inhibition ([`network`], run by a [`backend::Backend`]) -> novelty against the learned
-//! prototypes -> smoothed score, adaptive threshold and alert state machine ([`score`]).
+//! prototypes and surprise against the usual order of states ([`sequence`]) -> anomaly
+//! likelihood ([`likelihood`]) -> alert state machine ([`score`]).
 //!
 //! Architecture invariant: nothing here reads a clock, spawns a thread, touches a file or draws
 //! from a global RNG (`clippy.toml` bans them); the only randomness is [`rng::SplitMix64`],
@@ -22,12 +23,15 @@ pub mod backend;
 pub mod encoder;
 pub mod frontend;
 pub mod lif;
+pub mod likelihood;
 pub mod model;
 pub mod network;
 pub mod normalise;
+pub mod range;
 pub mod rng;
 pub mod sample;
 pub mod score;
+pub mod sequence;
 pub mod stdp;
 
 pub use backend::{Backend, CpuBackend};

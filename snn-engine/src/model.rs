@@ -7,13 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, CpuBackend};
 use crate::encoder::{DeltaEncoder, PopulationEncoder, rates_to_raster};
-use crate::frontend::{FrontEnd, WindowParams};
+use crate::frontend::{FrontEnd, FrontEndParams, WindowParams};
 use crate::lif::LifParams;
+use crate::likelihood::AnomalyLikelihood;
+use crate::network::best_of;
 use crate::network::{Layer, LayerSpec};
 use crate::normalise::Normaliser;
+use crate::range::RangeBreakout;
 use crate::rng::SplitMix64;
 use crate::sample::{AssetId, ChannelId, Reading, Timestamp};
-use crate::score::{AlertMachine, Ewma, ScoreThreshold, Transition};
+use crate::score::{AlertMachine, Transition};
+use crate::sequence::SequenceMemory;
 use crate::stdp::StdpParams;
 pub use config::ModelConfig;
 
@@ -82,9 +86,15 @@ impl Severity {
 /// The result of one [`AssetModel::step`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepOutcome {
-    /// Smoothed anomaly score in `[0, 1]` (0 until the model scores).
+    /// Anomaly score in `[0, 1]`: the log-likelihood of the recent raw score (0.5 at a tail
+    /// probability of 1e-5, the default raise level); 0 until the model scores.
     pub score: f32,
-    /// 0..=100: 100 matches normal, ~50 at the alert threshold (100 during warm-up).
+    /// `score`, except that a step continuing an improbable stretch reports at most 0.3: only
+    /// onsets stand out, which is what a detector scored per step (NAB) should report.
+    pub onset: f32,
+    /// The raw score in `[0, 1]`: novelty against the prototypes mixed with temporal surprise.
+    pub raw: f32,
+    /// 0..=100: 100 matches normal, 50 at the raise level, 0 at twice it (100 during warm-up).
     pub health: f32,
     /// Phase after this step.
     pub phase: Phase,
@@ -115,9 +125,9 @@ pub struct AlertReport {
     pub t: Timestamp,
     /// How bad.
     pub severity: Severity,
-    /// Smoothed score at that step.
+    /// Anomaly score at that step.
     pub score: f32,
-    /// The raise threshold it crossed.
+    /// The raise level it crossed.
     pub threshold: f32,
     /// Features furthest from the best-matching learned prototype, most deviant first, at most 8.
     pub evidence: Vec<FeatureDeviation>,
@@ -138,10 +148,19 @@ pub struct FeatureDeviation {
     pub deviation_sigma: f64,
 }
 
+/// The scores of [`StepOutcome`] that a dropped reading repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct LastScores {
+    score: f32,
+    onset: f32,
+    raw: f32,
+    health: f32,
+}
+
 /// Plain counters the server turns into metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
-    /// Accepted steps (dropped readings are not steps).
+    /// Accepted readings (dropped readings are not counted).
     pub steps: u64,
     /// Spikes into the network.
     pub input_spikes: u64,
@@ -186,11 +205,18 @@ pub struct AssetModel {
     asset: AssetId,
     channels: Vec<ChannelSpec>,
     config: ModelConfig,
-    window_params: WindowParams,
+    frontend_params: FrontEndParams,
     frontends: Vec<FrontEnd>,
     /// `offsets[c]..offsets[c + 1]` are channel `c`'s features.
     offsets: Vec<usize>,
+    /// Channels that have reported at least once.
     seen: Vec<bool>,
+    /// Channels that have reported since the last scored frame.
+    fresh: Vec<bool>,
+    /// Per channel, the range of its values (scalar channels only).
+    ranges: Vec<RangeBreakout>,
+    /// A scalar value left its channel's range (by more than the margin) in the current frame.
+    breakout: bool,
     /// Raw features, sample-and-hold.
     features: Vec<f64>,
     normaliser: Normaliser,
@@ -199,16 +225,15 @@ pub struct AssetModel {
     phases: Vec<f32>,
     layer: Layer,
     backend: CpuBackend,
-    smoothing: Ewma,
-    threshold: ScoreThreshold,
+    sequence: SequenceMemory,
+    likelihood: AnomalyLikelihood,
     alert: AlertMachine,
-    /// Steps since every channel was first seen.
+    /// Frames scored since every channel was first seen.
     ready_steps: u64,
     phase: Phase,
     counters: Counters,
-    /// Score and health of the latest accepted step, repeated by dropped readings.
-    last_score: f32,
-    last_health: f32,
+    /// The latest accepted step's scores, repeated by dropped readings.
+    last: LastScores,
 }
 
 impl AssetModel {
@@ -223,14 +248,17 @@ impl AssetModel {
                 return Err(ModelError::DuplicateChannel(c.id.clone()));
             }
         }
-        let window_params = WindowParams {
-            band_min_hz: config.band_min_hz,
-            band_count: config.band_count,
-            envelope_band_min_hz: config.envelope_band_min_hz,
+        let frontend_params = FrontEndParams {
+            window: WindowParams {
+                band_min_hz: config.band_min_hz,
+                band_count: config.band_count,
+                envelope_band_min_hz: config.envelope_band_min_hz,
+            },
+            scalar_lags: config.scalar_lags,
         };
         let mut offsets = vec![0];
         for c in &channels {
-            offsets.push(offsets.last().copied().unwrap_or(0) + FrontEnd::feature_count(c.kind, &window_params));
+            offsets.push(offsets.last().copied().unwrap_or(0) + FrontEnd::feature_count(c.kind, &frontend_params));
         }
         let n_features = *offsets.last().unwrap_or(&0);
         let n_inputs = n_features * inputs_per_feature(&config);
@@ -266,10 +294,13 @@ impl AssetModel {
             inhibition: config.lateral_inhibition,
             weight_norm,
         };
-        let (smoothing, threshold, alert) = config.score_stages();
+        let (likelihood, alert) = config.score_stages();
         Ok(AssetModel {
             frontends: channels.iter().map(|c| FrontEnd::new(c.kind)).collect(),
             seen: vec![false; channels.len()],
+            fresh: vec![false; channels.len()],
+            ranges: vec![RangeBreakout::new(config.range_breakout_margin); channels.len()],
+            breakout: false,
             features: vec![0.0; n_features],
             normaliser: Normaliser::new(
                 n_features,
@@ -287,16 +318,15 @@ impl AssetModel {
             phases,
             layer: Layer::new(spec),
             backend: CpuBackend,
-            smoothing,
-            threshold,
+            sequence: SequenceMemory::new(config.neurons),
+            likelihood,
             alert,
             ready_steps: 0,
             phase: Phase::Learning,
             counters: Counters::default(),
-            last_score: 0.0,
-            last_health: 100.0,
+            last: LastScores { score: 0.0, onset: 0.0, raw: 0.0, health: 100.0 },
             offsets,
-            window_params,
+            frontend_params,
             asset,
             channels,
             config,
@@ -333,9 +363,9 @@ impl AssetModel {
         self.layer.used_count()
     }
 
-    /// Current raise threshold of the smoothed score (meaningful once monitoring).
-    pub fn threshold_high(&self) -> f32 {
-        self.threshold.high()
+    /// The score at which an alert is raised.
+    pub fn raise_level(&self) -> f32 {
+        self.config.alert_raise_level
     }
 
     /// Feed one reading of one channel. Never fails: an unknown channel, a reading of the wrong
@@ -343,12 +373,16 @@ impl AssetModel {
     /// non-finite values are counted in `counters().dropped` and ignored (`outcome.dropped =
     /// true`, no other state changes).
     ///
-    /// A dropped reading's outcome repeats the score and health of the latest accepted step.
+    /// The model judges frames, not single readings: a frame is complete, and is scored and
+    /// learned from, when every channel has reported since the last frame (or when a channel
+    /// reports again first, so a silent slow channel cannot stall a fast one). So an asset whose
+    /// channels report together is judged once per instant, however many channels it has. Until
+    /// then, and for a dropped reading, the outcome repeats the latest scores and health.
     pub fn step(&mut self, channel: &ChannelId, t: Timestamp, reading: &Reading) -> StepOutcome {
         let outcome = self.step_inner(channel, t, reading);
         if !outcome.dropped {
-            self.last_score = outcome.score;
-            self.last_health = outcome.health;
+            let StepOutcome { score, onset, raw, health, .. } = outcome;
+            self.last = LastScores { score, onset, raw, health };
         }
         outcome
     }
@@ -364,20 +398,28 @@ impl AssetModel {
         let range = self.offsets[ci]..self.offsets[ci + 1];
         let mut frontend = self.frontends[ci].clone();
         let mut new_features = vec![0.0; range.len()];
-        frontend.compute(t, reading, &self.window_params, &mut new_features);
+        frontend.compute(t, reading, &self.frontend_params, &mut new_features);
         if !new_features.iter().all(|f| f.is_finite()) {
             return self.drop_reading();
         }
         self.frontends[ci] = frontend;
+        if self.channels[ci].kind == ChannelKind::Scalar {
+            self.breakout |= self.ranges[ci].observe(new_features[0]);
+        }
         self.features[range].copy_from_slice(&new_features);
         self.seen[ci] = true;
         self.counters.steps += 1;
+        let repeat = std::mem::replace(&mut self.fresh[ci], true);
 
-        let quiet = |phase| StepOutcome { score: 0.0, health: 100.0, phase, spikes: 0, dropped: false, alert: None };
         // Until every channel has reported, held "unknown" features would look novel.
         if !self.seen.iter().all(|&s| s) {
-            return quiet(self.phase);
+            return StepOutcome::quiet(self.phase);
         }
+        if !repeat && !self.fresh.iter().all(|&f| f) {
+            return self.held(false);
+        }
+        self.fresh.fill(false);
+        let breakout = std::mem::take(&mut self.breakout);
         self.ready_steps += 1;
 
         let rates = self.encode();
@@ -388,62 +430,70 @@ impl AssetModel {
             let activity = self.backend.run_window(&mut self.layer, &raster, 0.0);
             let spikes = self.count(&activity);
             self.normaliser.observe(&self.features);
-            return StepOutcome { spikes, ..quiet(Phase::Learning) };
+            return StepOutcome { spikes, ..StepOutcome::quiet(Phase::Learning) };
         }
 
         // Test, then train: the score is computed before this step can teach the model.
-        let best = self.layer.best_match(&rates);
+        let similarity = self.layer.similarities(&rates);
+        let best = best_of(&self.layer.used, &similarity);
         let novelty = 1.0 - best.map_or(0.0, |(_, c)| c);
-        let score = self.smoothing.update(novelty).clamp(0.0, 1.0);
+        let surprise = self.sequence.surprise(&self.layer, &rates);
+        let w = self.config.surprise_weight;
+        let mixed = ((1.0 - w) * novelty + w * surprise).clamp(0.0, 1.0);
+        // A value outside anything its sensor has reported is fully anomalous (see `range`).
+        let raw = if breakout && self.phase != Phase::Learning { 1.0 } else { mixed };
 
-        match self.phase {
-            Phase::Learning => {
-                if best.is_none_or(|(_, c)| c < self.config.recruit_below_cosine) {
-                    self.layer.recruit(&rates);
-                }
-                let activity = self.backend.run_window(&mut self.layer, &raster, 1.0);
-                let spikes = self.count(&activity);
-                self.normaliser.observe(&self.features);
-                let warmup = u64::from(self.config.warmup_steps);
-                if self.ready_steps + u64::from(self.config.threshold_warmup_steps) > warmup {
-                    self.threshold.observe(score);
-                }
-                if self.ready_steps >= warmup {
-                    self.phase = Phase::Monitoring;
-                }
-                StepOutcome { score, health: 100.0, phase: self.phase, spikes, dropped: false, alert: None }
+        if self.phase == Phase::Learning {
+            if best.is_none_or(|(_, c)| c < self.config.recruit_below_cosine) {
+                self.layer.recruit(&rates);
             }
-            Phase::Monitoring | Phase::Alerting => {
-                let (high, low) = (self.threshold.high(), self.threshold.low());
-                let alert = match self.alert.update(score, high, low) {
-                    Some(Transition::Raise) => {
-                        let severity =
-                            if score > self.threshold.critical() { Severity::Critical } else { Severity::Warning };
-                        let evidence = best.map(|(j, _)| self.evidence(j)).unwrap_or_default();
-                        Some(AlertEvent::Raised(AlertReport { t, severity, score, threshold: high, evidence }))
-                    }
-                    Some(Transition::Resolve) => Some(AlertEvent::Resolved { t }),
-                    None => None,
-                };
-                self.phase = if self.alert.is_open() { Phase::Alerting } else { Phase::Monitoring };
-                // Plasticity is gated: only steps judged normal teach the model.
-                let learn = self.phase == Phase::Monitoring && score < low;
-                let rate = if learn { self.config.monitoring_learning_scale } else { 0.0 };
-                let activity = self.backend.run_window(&mut self.layer, &raster, rate);
-                let spikes = self.count(&activity);
-                if learn {
-                    self.normaliser.observe_slow(&self.features, self.config.normal_adapt_rate);
-                }
-                // The score statistics take every non-alerting step below the raise threshold:
-                // gating them at the (lower) learning gate would truncate the distribution and
-                // drag the thresholds down step after step.
-                if self.phase == Phase::Monitoring && score < high {
-                    self.threshold.observe_slow(score, self.config.normal_adapt_rate);
-                }
-                let health = self.threshold.health(score);
-                StepOutcome { score, health, phase: self.phase, spikes, dropped: false, alert }
+            let activity = self.backend.run_window(&mut self.layer, &raster, 1.0);
+            let spikes = self.count(&activity);
+            self.normaliser.observe(&self.features);
+            if let Some((j, _)) = best {
+                self.sequence.advance(j, self.config.sequence_learning_rate);
             }
+            let warmup = u64::from(self.config.warmup_steps);
+            if self.ready_steps + u64::from(self.config.threshold_warmup_steps) > warmup {
+                self.likelihood.record(raw);
+            }
+            if self.ready_steps >= warmup {
+                self.phase = Phase::Monitoring;
+            }
+            return StepOutcome { raw, spikes, ..StepOutcome::quiet(self.phase) };
         }
+
+        let judged = self.likelihood.update(raw);
+        let (score, onset) = if self.config.likelihood {
+            (judged.log_likelihood, judged.onset)
+        } else {
+            let mean = judged.short_mean as f32;
+            (mean, mean)
+        };
+        let (raise, resolve) = (self.config.alert_raise_level, self.config.alert_resolve_level);
+        let alert = match self.alert.update(score, raise, resolve) {
+            Some(Transition::Raise) => {
+                let severity = if score >= (2.0 * raise).min(1.0) { Severity::Critical } else { Severity::Warning };
+                let evidence = best.map(|(j, _)| self.evidence(j)).unwrap_or_default();
+                Some(AlertEvent::Raised(AlertReport { t, severity, score, threshold: raise, evidence }))
+            }
+            Some(Transition::Resolve) => Some(AlertEvent::Resolved { t }),
+            None => None,
+        };
+        self.phase = if self.alert.is_open() { Phase::Alerting } else { Phase::Monitoring };
+        // Plasticity is gated: only steps judged normal teach the model.
+        let learn = self.phase == Phase::Monitoring && score < resolve;
+        let rate = if learn { self.config.monitoring_learning_scale } else { 0.0 };
+        let activity = self.backend.run_window(&mut self.layer, &raster, rate);
+        let spikes = self.count(&activity);
+        if learn {
+            self.normaliser.observe_slow(&self.features, self.config.normal_adapt_rate);
+        }
+        if let Some((j, _)) = best {
+            self.sequence.advance(j, rate * self.config.sequence_learning_rate);
+        }
+        let health = (100.0 - 50.0 * score / raise).clamp(0.0, 100.0);
+        StepOutcome { score, onset, raw, health, phase: self.phase, spikes, dropped: false, alert }
     }
 
     /// The input rate vector: per feature, the population code of its z-score, then the delta
@@ -472,14 +522,20 @@ impl AssetModel {
 
     fn drop_reading(&mut self) -> StepOutcome {
         self.counters.dropped += 1;
-        StepOutcome {
-            score: self.last_score,
-            health: self.last_health,
-            phase: self.phase,
-            spikes: 0,
-            dropped: true,
-            alert: None,
-        }
+        self.held(true)
+    }
+
+    /// An outcome that repeats the latest scores (a dropped reading, or a frame still filling).
+    fn held(&self, dropped: bool) -> StepOutcome {
+        let LastScores { score, onset, raw, health } = self.last;
+        StepOutcome { score, onset, raw, health, phase: self.phase, spikes: 0, dropped, alert: None }
+    }
+}
+
+impl StepOutcome {
+    /// An accepted step that scored nothing (not every channel seen yet, or warm-up).
+    fn quiet(phase: Phase) -> Self {
+        StepOutcome { score: 0.0, onset: 0.0, raw: 0.0, health: 100.0, phase, spikes: 0, dropped: false, alert: None }
     }
 }
 

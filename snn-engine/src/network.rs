@@ -72,24 +72,30 @@ impl Layer {
         self.used.iter().filter(|&&u| u).count()
     }
 
-    /// The recruited neuron whose weights have the highest cosine similarity with `rates`, and
-    /// that similarity; `None` when no neuron is recruited or `rates` is all zero. Ties go to
-    /// the lowest index.
-    pub fn best_match(&self, rates: &[f32]) -> Option<(usize, f32)> {
+    /// Cosine similarity in [0, 1] of `rates` with every neuron's weights (0 for unused neurons,
+    /// and for all of them when `rates` is all zero).
+    pub fn similarities(&self, rates: &[f32]) -> Vec<f32> {
         let norm_r = dot(rates, rates).sqrt();
-        if norm_r <= 0.0 {
+        (0..self.spec.neurons)
+            .map(|j| {
+                let row = self.row(j);
+                let norm_w = dot(row, row).sqrt();
+                if !self.used[j] || norm_r <= 0.0 || norm_w <= 0.0 {
+                    return 0.0;
+                }
+                (dot(rates, row) / (norm_r * norm_w)).clamp(0.0, 1.0)
+            })
+            .collect()
+    }
+
+    /// The recruited neuron with the highest similarity (see [`Self::similarities`]) and that
+    /// similarity; `None` when no neuron is recruited or `rates` is all zero. Ties go to the
+    /// lowest index.
+    pub fn best_match(&self, rates: &[f32]) -> Option<(usize, f32)> {
+        if dot(rates, rates) <= 0.0 {
             return None;
         }
-        let mut best: Option<(usize, f32)> = None;
-        for j in (0..self.spec.neurons).filter(|&j| self.used[j]) {
-            let row = self.row(j);
-            let norm_w = dot(row, row).sqrt();
-            let cos = if norm_w > 0.0 { (dot(rates, row) / (norm_r * norm_w)).clamp(0.0, 1.0) } else { 0.0 };
-            if best.is_none_or(|(_, c)| cos > c) {
-                best = Some((j, cos));
-            }
-        }
-        best
+        best_of(&self.used, &self.similarities(rates))
     }
 
     /// Recruits the lowest-index unused neuron for `rates` (weights = the rates, normalised),
@@ -103,6 +109,18 @@ impl Layer {
         self.used[j] = true;
         Some(j)
     }
+}
+
+/// The used neuron with the highest `similarity` (ties to the lowest index); `None` when none is
+/// used.
+pub fn best_of(used: &[bool], similarity: &[f32]) -> Option<(usize, f32)> {
+    let mut best: Option<(usize, f32)> = None;
+    for (j, &s) in similarity.iter().enumerate().filter(|&(j, _)| used[j]) {
+        if best.is_none_or(|(_, c)| s > c) {
+            best = Some((j, s));
+        }
+    }
+    best
 }
 
 /// Dot product in f32 with an f64 accumulator (so the result does not depend on input length

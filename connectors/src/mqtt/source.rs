@@ -1,7 +1,9 @@
-//! The MQTT source loop: connect, subscribe, decode every publish into `Ingest` items, ack after hand-off, reconnect forever.
+//! The MQTT source loop: connect, subscribe, decode every publish into `Ingest` items, drop redeliveries, ack after hand-off, reconnect forever.
 
 use super::{MqttConfig, MqttError, SourceStats};
 use crate::backoff::Backoff;
+use crate::backpressure::{BackpressurePolicy, DropOldestQueue, Forwarder};
+use crate::dedup::Deduplicator;
 use crate::ingest::Ingest;
 use crate::route::Decoder;
 use rumqttc::{AsyncClient, Event, Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode};
@@ -23,11 +25,18 @@ const PUBLISH_QUEUE: usize = 64;
 const REQUEST_CHANNEL: usize = 4096;
 
 /// Connects, subscribes to every pattern's filter at the configured QoS, decodes each publish
-/// and sends [`Ingest`] items to `tx` (bounded: awaiting the send is the backpressure). With QoS 1
-/// it uses manual acks and acknowledges a publish only after all its items were handed to `tx`,
-/// so a crash between receipt and hand-off makes the broker redeliver (at-least-once: the
-/// server may see a duplicate after a reconnect). Reconnects with capped exponential backoff and
-/// jitter forever, resubscribing after each reconnect.
+/// and hands its [`Ingest`] items to `tx` under the configured [`BackpressurePolicy`]:
+/// - `block`: awaiting the send on the bounded `tx` is the backpressure;
+/// - `drop_oldest`: items go to a [`DropOldestQueue`] of `drop_oldest_capacity` that a task empties
+///   into `tx`; while `tx` is full the oldest queued item is dropped and counted in
+///   `stats.backpressure_dropped`.
+///
+/// With QoS 1 it uses manual acks and acknowledges a publish only after all its items were handed
+/// on (to `tx`, or to the queue), so a crash before that makes the broker redeliver. QoS 1 is
+/// at-least-once, so a reading can arrive twice (after a reconnect, or when the publisher resends);
+/// repeats of a reading already handed on are dropped and counted in `stats.duplicates` (see
+/// [`crate::dedup`]). Reconnects with capped exponential backoff and jitter forever,
+/// resubscribing after each reconnect.
 ///
 /// Returns `Ok(())` when `shutdown` becomes true (or its sender is dropped) or when the receiver
 /// of `tx` is dropped; `Err` only for configuration errors (bad URL, unreadable CA file).
@@ -50,7 +59,14 @@ pub async fn run_mqtt_source(
     let (publish_tx, publish_rx) = mpsc::channel::<Publish>(PUBLISH_QUEUE);
     // A clone only to notice when the pipeline goes away while no messages arrive.
     let pipeline = tx.clone();
-    let decoder = tokio::spawn(decode_and_forward(publish_rx, tx, client.clone(), decoder));
+    let (handoff, forwarder) = match config.backpressure {
+        BackpressurePolicy::Block => (Handoff::Block(tx), None),
+        BackpressurePolicy::DropOldest => {
+            let queue = Arc::new(DropOldestQueue::new(config.drop_oldest_capacity));
+            (Handoff::DropOldest(queue.clone()), Some(Forwarder::spawn(queue, tx)))
+        }
+    };
+    let decoder = tokio::spawn(decode_and_forward(publish_rx, handoff, client.clone(), decoder, stats.clone()));
 
     let mut backoff = Backoff::new(
         Duration::from_millis(config.reconnect_min_ms),
@@ -120,6 +136,10 @@ pub async fn run_mqtt_source(
     // redelivered by the broker to the next session, so dropping the decoder loses nothing.
     decoder.abort();
     disconnect(&client, &mut eventloop).await;
+    // Under `drop_oldest` the queued items were acknowledged already: hand them on before returning.
+    if let Some(forwarder) = forwarder {
+        forwarder.finish().await;
+    }
     info!(url = %config.url, "mqtt source stopped");
     Ok(())
 }
@@ -141,17 +161,39 @@ async fn disconnect(client: &AsyncClient, eventloop: &mut rumqttc::EventLoop) {
     .await;
 }
 
+/// Where decoded items go, by [`BackpressurePolicy`].
+enum Handoff {
+    /// Straight into the pipeline's queue, waiting for room.
+    Block(mpsc::Sender<Ingest>),
+    /// Into the source's own queue without waiting; a [`Forwarder`] empties it into the pipeline.
+    DropOldest(Arc<DropOldestQueue<Ingest>>),
+}
+
 async fn decode_and_forward(
     mut publishes: mpsc::Receiver<Publish>,
-    tx: mpsc::Sender<Ingest>,
+    handoff: Handoff,
     client: AsyncClient,
     mut decoder: Decoder,
+    stats: Arc<SourceStats>,
 ) {
+    let mut dedup = Deduplicator::new();
     while let Some(publish) = publishes.recv().await {
         let decoded = decoder.decode(&publish.topic, &publish.payload, wall_clock());
         for item in decoded.items {
-            if tx.send(item).await.is_err() {
-                return;
+            if let Ingest::Sample(sample) = &item
+                && dedup.is_duplicate(sample)
+            {
+                stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                trace!(topic = %publish.topic, dup = publish.dup, "dropping a redelivered reading");
+                continue;
+            }
+            match &handoff {
+                Handoff::Block(tx) => {
+                    if tx.send(item).await.is_err() {
+                        return;
+                    }
+                }
+                Handoff::DropOldest(queue) => queue.push_counted(item, &stats, &publish.topic),
             }
         }
         // Sparkplug rebirth requests: QoS 0 and not retained, as the specification asks of NCMD.
@@ -162,7 +204,7 @@ async fn decode_and_forward(
                 return;
             }
         }
-        // Rejections are acknowledged too: redelivering a malformed message cannot fix it.
+        // Rejections and duplicates are acknowledged too: redelivering them cannot help.
         if let Err(e) = client.ack(&publish).await {
             debug!(error = %e, "mqtt client closed before ack");
             return;

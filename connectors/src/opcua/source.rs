@@ -3,6 +3,7 @@
 use super::convert::{ItemRoute, data_value_to_ingest};
 use super::{OpcUaConfig, OpcUaError};
 use crate::backoff::Backoff;
+use crate::backpressure::{DropOldestQueue, Forwarder};
 use crate::ingest::Ingest;
 use crate::mqtt::{SourceStats, jitter_seed, shutdown_requested};
 use ::opcua::client::{Client, ClientBuilder, DataChangeCallback, IdentityToken, MonitoredItem, Session};
@@ -12,16 +13,16 @@ use ::opcua::types::{
     TimestampsToReturn, UserTokenPolicy,
 };
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, trace, warn};
 
 /// Data changes converted but not yet handed to the pipeline. async-opcua calls our callback
-/// synchronously from its event loop, which must not block; when the pipeline stalls longer than
-/// this queue lasts, further values are dropped and logged (OPC-UA has no acknowledgement to hold
-/// back, and the server's own per-item queue would overflow and drop values the same way).
+/// synchronously from its event loop, which must not block, and OPC-UA has no acknowledgement to
+/// hold back; so when the pipeline stalls longer than this queue lasts, the oldest values are
+/// dropped and counted, as the server's own per-item queues do (`discard_oldest`).
 const NOTIFICATION_QUEUE: usize = 8192;
 
 /// Upper bound on connecting (endpoint discovery, secure channel, session activation) and on
@@ -32,8 +33,9 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 /// Connects, creates one subscription with a monitored item per configured node, converts every
-/// data change with [`data_value_to_ingest`] and sends the items to `tx` (through a bounded queue,
-/// see `NOTIFICATION_QUEUE`). Every item's create status is checked: failures are logged and
+/// data change with [`data_value_to_ingest`] and sends the items to `tx` (through a bounded queue
+/// that drops its oldest item when full, counted in `stats.backpressure_dropped`; see
+/// `NOTIFICATION_QUEUE`). Every item's create status is checked: failures are logged and
 /// counted in `stats.connection_errors` (the other items keep working). When the session breaks
 /// (server restart, network loss, failed keep-alives), it reconnects with capped exponential
 /// backoff and jitter and creates a fresh session and subscription; `stats.connections` counts
@@ -51,25 +53,17 @@ pub async fn run_opcua_source(
     config.validate()?;
     let routes: Arc<[ItemRoute]> = config.routes()?.into();
     let mut client = build_client(&config)?;
-    let (queue_tx, mut queue_rx) = mpsc::channel::<Ingest>(NOTIFICATION_QUEUE);
+    let queue = Arc::new(DropOldestQueue::new(NOTIFICATION_QUEUE));
     let pipeline = tx.clone();
-    let forwarder = tokio::spawn(async move {
-        while let Some(item) = queue_rx.recv().await {
-            if tx.send(item).await.is_err() {
-                return;
-            }
-        }
-    });
+    let forwarder = Forwarder::spawn(queue.clone(), tx);
     let mut backoff = Backoff::new(
         Duration::from_millis(config.reconnect_min_ms),
         Duration::from_millis(config.reconnect_max_ms),
         jitter_seed(&config.application_name),
     );
-    let dropped = Arc::new(AtomicU64::new(0));
     info!(url = %config.endpoint_url, policy = ?config.security_policy, items = routes.len(), "starting opcua source");
     loop {
-        let ctx =
-            SessionContext { config: &config, routes: &routes, queue: &queue_tx, stats: &stats, dropped: &dropped };
+        let ctx = SessionContext { config: &config, routes: &routes, queue: &queue, stats: &stats };
         let end = tokio::select! {
             biased;
             () = pipeline.closed() => {
@@ -92,7 +86,7 @@ pub async fn run_opcua_source(
             () = tokio::time::sleep(delay) => {}
         }
     }
-    forwarder.abort();
+    forwarder.finish().await;
     info!(url = %config.endpoint_url, "opcua source stopped");
     Ok(())
 }
@@ -130,9 +124,8 @@ enum SessionEnd {
 struct SessionContext<'a> {
     config: &'a OpcUaConfig,
     routes: &'a Arc<[ItemRoute]>,
-    queue: &'a mpsc::Sender<Ingest>,
+    queue: &'a Arc<DropOldestQueue<Ingest>>,
     stats: &'a Arc<SourceStats>,
-    dropped: &'a Arc<AtomicU64>,
 }
 
 /// Aborts the session's event loop task when the session future is dropped (pipeline gone).
@@ -241,7 +234,6 @@ async fn subscribe(session: &Session, ctx: SessionContext<'_>) -> Result<(), Str
     let routes = ctx.routes.clone();
     let queue = ctx.queue.clone();
     let stats = ctx.stats.clone();
-    let dropped = ctx.dropped.clone();
     let callback = DataChangeCallback::new(move |value: DataValue, item: &MonitoredItem| {
         let Some(route) = (item.client_handle() as usize).checked_sub(1).and_then(|i| routes.get(i)) else {
             debug!(handle = item.client_handle(), "data change for an unknown opcua client handle");
@@ -249,12 +241,7 @@ async fn subscribe(session: &Session, ctx: SessionContext<'_>) -> Result<(), Str
         };
         stats.messages_received.fetch_add(1, Ordering::Relaxed);
         trace!(node = %route.source, "opcua data change");
-        if queue.try_send(data_value_to_ingest(route, &value)).is_err() {
-            let n = dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if n.is_power_of_two() {
-                warn!(node = %route.source, dropped_total = n, "opcua notification queue full, dropping values");
-            }
-        }
+        queue.push_counted(data_value_to_ingest(route, &value), &stats, &route.source);
     });
     let publishing = Duration::from_millis(ctx.config.publishing_interval_ms);
     // lifetime 60 and keep-alive 10 publishing intervals: the usual 3:1 ratio with margin.

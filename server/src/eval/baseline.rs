@@ -1,42 +1,45 @@
-//! Plain baselines scored beside spikewatch: a rolling z-score feeding the model's own smoothing, adaptive
-//! threshold and alert stages, and the vibration RMS alarm (mean + 3σ of the learning windows, held 3).
+//! Plain baselines scored beside spikewatch: a rolling z-score feeding the model's own likelihood and alert
+//! stages, and the vibration RMS alarm (mean + 3σ of the learning windows, held 3).
 
 use super::RowOutcome;
 use snn_engine::ModelConfig;
-use snn_engine::score::{AlertMachine, Ewma, ScoreThreshold, Transition};
+use snn_engine::likelihood::AnomalyLikelihood;
+use snn_engine::range::RangeBreakout;
+use snn_engine::score::{AlertMachine, Transition};
 use std::collections::VecDeque;
 
 /// Rows of history each channel's z-score is taken against.
 pub const ZSCORE_WINDOW: usize = 100;
 
 /// A rolling z-score detector over rows of scalar channels: novelty `1 - exp(-max|z| / 3)` (z of each value
-/// against the previous [`ZSCORE_WINDOW`] values of its channel), then the same EWMA, threshold and alert
-/// machine as the model, with the same warm-up schedule counted in rows.
+/// against the previous [`ZSCORE_WINDOW`] values of its channel; 1 when a value breaks out of its channel's range,
+/// as in the model), then the same likelihood stage, alert levels and alert machine as the model, with the same
+/// warm-up schedule counted in rows.
 #[derive(Debug, Clone)]
 pub struct ZScoreBaseline {
     history: Vec<VecDeque<f64>>,
-    smoothing: Ewma,
-    threshold: ScoreThreshold,
+    ranges: Vec<RangeBreakout>,
+    likelihood: AnomalyLikelihood,
     alert: AlertMachine,
+    levels: (f32, f32),
     warmup_rows: u64,
     threshold_rows: u64,
-    adapt_rate: f64,
     rows: u64,
 }
 
 impl ZScoreBaseline {
     /// A detector for `channels` scalars per row that learns for `warmup_rows` rows, estimating its threshold
-    /// over the last `threshold_rows` of them.
+    /// history over the last `threshold_rows` of them.
     pub fn new(channels: usize, warmup_rows: u64, threshold_rows: u64, config: &ModelConfig) -> Self {
-        let (smoothing, threshold, alert) = config.score_stages();
+        let (likelihood, alert) = config.score_stages();
         ZScoreBaseline {
             history: vec![VecDeque::with_capacity(ZSCORE_WINDOW + 1); channels],
-            smoothing,
-            threshold,
+            ranges: vec![RangeBreakout::new(config.range_breakout_margin); channels],
+            likelihood,
             alert,
+            levels: (config.alert_raise_level, config.alert_resolve_level),
             warmup_rows,
             threshold_rows: threshold_rows.min(warmup_rows),
-            adapt_rate: config.normal_adapt_rate,
             rows: 0,
         }
     }
@@ -57,23 +60,20 @@ impl ZScoreBaseline {
                 h.pop_front();
             }
         }
-        let novelty = (1.0 - (-z_max / 3.0).exp()) as f32;
-        let score = self.smoothing.update(novelty).clamp(0.0, 1.0);
+        let breakout = self.ranges.iter_mut().zip(row).fold(false, |b, (r, &x)| r.observe(x) | b);
         self.rows += 1;
+        let novelty = if breakout && self.rows > self.warmup_rows { 1.0 } else { (1.0 - (-z_max / 3.0).exp()) as f32 };
         if self.rows <= self.warmup_rows {
             if self.rows + self.threshold_rows > self.warmup_rows {
-                self.threshold.observe(score);
+                self.likelihood.record(novelty);
             }
-            return RowOutcome { score, anomaly: 0.0, raised: false, open: false };
+            return RowOutcome::default();
         }
-        let (high, low) = (self.threshold.high(), self.threshold.low());
-        let raised = matches!(self.alert.update(score, high, low), Some(Transition::Raise));
+        let judged = self.likelihood.update(novelty);
+        let (raise, resolve) = self.levels;
+        let raised = matches!(self.alert.update(judged.log_likelihood, raise, resolve), Some(Transition::Raise));
         let open = self.alert.is_open();
-        if !open && score < high {
-            self.threshold.observe_slow(score, self.adapt_rate);
-        }
-        let anomaly = f64::from(1.0 - self.threshold.health(score) / 100.0);
-        RowOutcome { score, anomaly, raised, open }
+        RowOutcome { score: f64::from(judged.log_likelihood), onset: f64::from(judged.onset), raised, open }
     }
 }
 

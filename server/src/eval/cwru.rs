@@ -85,8 +85,8 @@ impl WindowModel {
         config: &ModelConfig,
         seed: u64,
     ) -> anyhow::Result<Self> {
-        let c = channels.len() as u32;
-        let cfg = with_warmup(config, (learn.max(2) as u32 - 1) * c + 1);
+        // One frame per instant (all channels' windows): monitoring starts with instant `learn`.
+        let cfg = with_warmup(config, learn.max(2) as u32);
         let specs = channels.iter().map(|id| ChannelSpec { id: id.clone(), kind: ChannelKind::Window }).collect();
         Ok(WindowModel { model: AssetModel::new(AssetId::from(asset), specs, cfg, seed)?, channels: channels.to_vec() })
     }

@@ -62,10 +62,11 @@ struct FileResult {
     detectors: Vec<Vec<RowOutcome>>,
 }
 
-/// Detector names, in the order of `FileResult::detectors`; "spikewatch (raw)" sweeps the model's own
-/// smoothed score instead of the threshold-relative one, "spikewatch (alerts)" sweeps the 0/1 alert flag (a
-/// check: its swept score can only match or beat its own-alert score).
-const DETECTORS: [&str; 4] = ["spikewatch", "spikewatch (raw)", "spikewatch (alerts)", "zscore baseline"];
+/// Detector names, in the order of `FileResult::detectors`. Each is swept on its rows' `onset`: "spikewatch"
+/// on the model's onset score (what `OUT/` holds), "spikewatch (score)" on the unfiltered anomaly score,
+/// "spikewatch (alerts)" on the 0/1 alert flag (a check: its swept score can only match or beat its
+/// own-alert score).
+const DETECTORS: [&str; 4] = ["spikewatch", "spikewatch (score)", "spikewatch (alerts)", "zscore baseline"];
 
 /// Runs the whole corpus under `dir` (the `nab` folder), writes `out/<category>/<file>.csv` and prints the
 /// table; the last line is `nab standard: swept X own_alerts Y`.
@@ -91,9 +92,9 @@ pub fn run(dir: &Path, out: &Path, config: &ModelConfig, seed: u64, w: &mut impl
         let mut z = ZScoreBaseline::new(1, u64::from(probation), u64::from(cfg.threshold_warmup_steps), &cfg);
         let zscore: Vec<RowOutcome> = file.rows.iter().map(|(_, v)| z.step(v)).collect();
         write_rows(out, file, &model)?;
-        let raw = model.iter().map(|o| RowOutcome { anomaly: f64::from(o.score), ..*o }).collect();
-        let alerts = model.iter().map(|o| RowOutcome { anomaly: f64::from(u8::from(o.raised)), ..*o }).collect();
-        results.push(FileResult { labels, detectors: vec![model, raw, alerts, zscore] });
+        let unfiltered = model.iter().map(|o| RowOutcome { onset: o.score, ..*o }).collect();
+        let alerts = model.iter().map(|o| RowOutcome { onset: f64::from(u8::from(o.raised)), ..*o }).collect();
+        results.push(FileResult { labels, detectors: vec![model, unfiltered, alerts, zscore] });
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
@@ -108,7 +109,7 @@ fn write_rows(out: &Path, file: &NabFile, rows: &[RowOutcome]) -> anyhow::Result
     let mut text = String::with_capacity(rows.len() * 40);
     text.push_str("timestamp,anomaly_score,alert_raised\n");
     for (stamp, o) in file.stamps.iter().zip(rows) {
-        text.push_str(&format!("{stamp},{:.6},{}\n", o.anomaly, u8::from(o.raised)));
+        text.push_str(&format!("{stamp},{:.6},{}\n", o.onset, u8::from(o.raised)));
     }
     std::fs::write(&path, text).with_context(|| format!("failed to write `{}`", path.display()))
 }
@@ -124,8 +125,7 @@ fn report(results: &[FileResult], rows: usize, w: &mut impl Write) -> anyhow::Re
     )?;
     let mut last = (0.0, 0.0);
     for (d, name) in DETECTORS.iter().enumerate() {
-        let scores: Vec<Vec<f64>> =
-            results.iter().map(|r| r.detectors[d].iter().map(|o| o.anomaly).collect()).collect();
+        let scores: Vec<Vec<f64>> = results.iter().map(|r| r.detectors[d].iter().map(|o| o.onset).collect()).collect();
         for profile in &PROFILES {
             let swept = nab_score::sweep(&labels, &scores, profile);
             let mut own = RawScore::default();

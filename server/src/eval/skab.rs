@@ -141,10 +141,9 @@ pub fn run(dir: &Path, out: &Path, config: &ModelConfig, seed: u64, w: &mut impl
     let (mut model_c, mut z_c) = (Confusion::default(), Confusion::default());
     let mut alerts = 0;
     for run in &runs {
-        let channels = run.channels.len() as u32;
-        // Monitoring starts with the first channel of row TRAIN_ROWS (the model counts steps from the first
-        // step at which every channel has been seen: the last channel of row 0).
-        let cfg = with_warmup(config, (TRAIN_ROWS as u32 - 1) * channels + 1);
+        // The model scores one frame per row (every channel reports at the row's time): monitoring starts with
+        // row TRAIN_ROWS.
+        let cfg = with_warmup(config, TRAIN_ROWS as u32);
         let model = run_scalar_rows(&run.key, &run.channels, &run.rows, &cfg, seed)
             .with_context(|| format!("model for `{}`", run.key))?;
         let mut z = ZScoreBaseline::new(
@@ -199,7 +198,7 @@ fn write_rows(out: &Path, run: &SkabRun, rows: &[RowOutcome]) -> anyhow::Result<
     }
     let mut text = String::from("datetime,anomaly_score,alert_open\n");
     for (stamp, o) in run.stamps.iter().zip(rows) {
-        text.push_str(&format!("{stamp},{:.6},{}\n", o.anomaly, u8::from(o.open)));
+        text.push_str(&format!("{stamp},{:.6},{}\n", o.score, u8::from(o.open)));
     }
     std::fs::write(&path, text).with_context(|| format!("failed to write `{}`", path.display()))
 }

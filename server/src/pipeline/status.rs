@@ -12,7 +12,7 @@ pub struct AssetStatus {
     pub phase: Phase,
     /// 0..=100, 100 when the asset behaves as learned; None until the model has scored a reading.
     pub health: Option<f32>,
-    /// The model's smoothed anomaly score in [0, 1].
+    /// The model's anomaly score in [0, 1] (0.5 at the raise level).
     pub score: Option<f32>,
     pub last_sample_at: Option<Timestamp>,
     pub samples: u64,

@@ -3,10 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
-use crate::score::{AlertMachine, Ewma, ScoreThreshold};
+use crate::likelihood::{AnomalyLikelihood, LikelihoodParams};
+use crate::score::AlertMachine;
 
-/// Tunables of [`super::AssetModel`]. Steps are model steps (one accepted reading each); time
-/// steps (`*_time_steps`) are the network's simulation ticks inside one encoding window.
+/// Tunables of [`super::AssetModel`]. Steps are model steps (one scored frame each: a reading of
+/// every channel, see [`super::AssetModel::step`]); time steps (`*_time_steps`) are the network's
+/// simulation ticks inside one encoding window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
@@ -16,13 +18,18 @@ pub struct ModelConfig {
     /// The first steps of warm-up only learn the feature statistics, so the network is not
     /// trained on z-scores from a handful of samples.
     pub normaliser_warmup_steps: u32,
-    /// The last steps of warm-up estimate the distribution of the normal score.
+    /// The last steps of warm-up fill the likelihood's history of the normal raw score.
     pub threshold_warmup_steps: u32,
     /// Excitatory LIF neurons (the most prototypes of normal behaviour the model can hold).
     pub neurons: usize,
     /// Network time steps per model step (the encoding window T).
     pub window_time_steps: u32,
 
+    /// Previous values of a scalar channel passed to the network beside its value and slope.
+    pub scalar_lags: usize,
+    /// A scalar value further outside the range seen so far than this fraction of the range's
+    /// width scores as fully anomalous (0 turns the check off).
+    pub range_breakout_margin: f64,
     /// Lower edge of the lowest spectral band of a window channel.
     pub band_min_hz: f64,
     /// Log-spaced spectral bands from `band_min_hz` to Nyquist.
@@ -75,28 +82,42 @@ pub struct ModelConfig {
     /// Rate of the slow updates of feature and score statistics on normal steps in monitoring.
     pub normal_adapt_rate: f64,
 
-    /// EWMA weight of each new novelty value in the smoothed score.
-    pub score_smoothing: f32,
-    /// Raise threshold: normal mean + this many standard deviations of the smoothed score.
-    pub threshold_high_sigma: f64,
-    /// Resolve threshold: normal mean + this many standard deviations.
-    pub threshold_low_sigma: f64,
-    /// Floor on the standard deviation of the smoothed score (absolute score units).
-    pub score_std_floor: f64,
-    /// Consecutive steps above the high threshold before an alert is raised.
+    /// Weight of temporal surprise (from the sequence memory) in the raw score, the rest being
+    /// novelty; 0 turns the sequence memory off.
+    pub surprise_weight: f32,
+    /// Learning rate of the sequence memory's transition weights.
+    pub sequence_learning_rate: f32,
+    /// Judge the raw score by its anomaly likelihood (on) or by its short-term mean alone (off,
+    /// for ablation: the alert levels then apply to the mean raw score).
+    pub likelihood: bool,
+    /// Raw scores averaged into the likelihood's short-term mean.
+    pub likelihood_short_window: usize,
+    /// Steps of history the long-run score distribution is estimated over.
+    pub likelihood_long_window: usize,
+    /// The long-run distribution is re-estimated every this many steps.
+    pub likelihood_reestimate_steps: u32,
+    /// Floor on the long-run standard deviation of the raw score.
+    pub likelihood_std_floor: f64,
+    /// Raise level of the anomaly score (log-likelihood; 0.5 is a tail probability of 1e-5).
+    pub alert_raise_level: f32,
+    /// Resolve level (and the learning gate in monitoring); 0.3 is a tail probability of 1e-3.
+    pub alert_resolve_level: f32,
+    /// Consecutive steps at or above the raise level before an alert is raised.
     pub raise_after: u32,
-    /// Consecutive steps below the low threshold before an alert is resolved.
+    /// Consecutive steps below the resolve level before an alert is resolved.
     pub resolve_after: u32,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            warmup_steps: 240,
-            normaliser_warmup_steps: 60,
-            threshold_warmup_steps: 80,
+            warmup_steps: 120,
+            normaliser_warmup_steps: 30,
+            threshold_warmup_steps: 60,
             neurons: 64,
             window_time_steps: 20,
+            scalar_lags: 3,
+            range_breakout_margin: 0.05,
             band_min_hz: 100.0,
             band_count: 8,
             envelope_band_min_hz: 2_000.0,
@@ -119,11 +140,16 @@ impl Default for ModelConfig {
             recruit_below_cosine: 0.95,
             monitoring_learning_scale: 0.1,
             normal_adapt_rate: 0.002,
-            score_smoothing: 0.2,
-            threshold_high_sigma: 5.0,
-            threshold_low_sigma: 2.0,
-            score_std_floor: 0.02,
-            raise_after: 3,
+            surprise_weight: 0.2,
+            sequence_learning_rate: 0.05,
+            likelihood: true,
+            likelihood_short_window: 10,
+            likelihood_long_window: 8640,
+            likelihood_reestimate_steps: 100,
+            likelihood_std_floor: 0.005,
+            alert_raise_level: 0.5,
+            alert_resolve_level: 0.3,
+            raise_after: 1,
             resolve_after: 20,
         }
     }
@@ -142,15 +168,17 @@ fn fraction(x: f64) -> bool {
 }
 
 impl ModelConfig {
-    /// The post-processing that turns a raw score into alerts (smoothing, adaptive threshold, hysteresis),
-    /// built from this configuration. The model uses it, and so does any baseline that must be judged by
+    /// The post-processing that turns a raw score into alerts (likelihood, then hysteresis), built
+    /// from this configuration. The model uses it, and so does any baseline that must be judged by
     /// the same rules.
-    pub fn score_stages(&self) -> (Ewma, ScoreThreshold, AlertMachine) {
-        (
-            Ewma::new(self.score_smoothing),
-            ScoreThreshold::new(self.threshold_high_sigma, self.threshold_low_sigma, self.score_std_floor),
-            AlertMachine::new(self.raise_after, self.resolve_after),
-        )
+    pub fn score_stages(&self) -> (AnomalyLikelihood, AlertMachine) {
+        let params = LikelihoodParams {
+            short_window: self.likelihood_short_window,
+            long_window: self.likelihood_long_window,
+            reestimate_every: u64::from(self.likelihood_reestimate_steps),
+            std_floor: self.likelihood_std_floor,
+        };
+        (AnomalyLikelihood::new(params), AlertMachine::new(self.raise_after, self.resolve_after))
     }
 
     /// Checks ranges and relations between fields.
@@ -166,6 +194,12 @@ impl ModelConfig {
         check(c.threshold_warmup_steps >= 2, "threshold_warmup_steps", "must be at least 2")?;
         check((1..=4096).contains(&c.neurons), "neurons", "must be in 1..=4096")?;
         check((1..=1000).contains(&c.window_time_steps), "window_time_steps", "must be in 1..=1000")?;
+        check(c.scalar_lags <= 64, "scalar_lags", "must be at most 64")?;
+        check(
+            c.range_breakout_margin.is_finite() && c.range_breakout_margin >= 0.0,
+            "range_breakout_margin",
+            "must be non-negative",
+        )?;
         check(positive(c.band_min_hz), "band_min_hz", "must be positive")?;
         check((1..=64).contains(&c.band_count), "band_count", "must be in 1..=64")?;
         check(positive(c.envelope_band_min_hz), "envelope_band_min_hz", "must be positive")?;
@@ -208,14 +242,26 @@ impl ModelConfig {
             "normal_adapt_rate",
             "must be in [0, 1)",
         )?;
-        check(fraction(c.score_smoothing.into()), "score_smoothing", "must be in (0, 1]")?;
-        check(positive(c.threshold_high_sigma), "threshold_high_sigma", "must be positive")?;
         check(
-            c.threshold_low_sigma.is_finite() && c.threshold_low_sigma < c.threshold_high_sigma,
-            "threshold_low_sigma",
-            "must be below threshold_high_sigma",
+            c.surprise_weight.is_finite() && (0.0..=1.0).contains(&c.surprise_weight),
+            "surprise_weight",
+            "must be in [0, 1]",
         )?;
-        check(positive(c.score_std_floor), "score_std_floor", "must be positive")?;
+        check(fraction(c.sequence_learning_rate.into()), "sequence_learning_rate", "must be in (0, 1]")?;
+        check((1..=10_000).contains(&c.likelihood_short_window), "likelihood_short_window", "must be in 1..=10000")?;
+        check(
+            (c.likelihood_short_window..=1_000_000).contains(&c.likelihood_long_window),
+            "likelihood_long_window",
+            "must be in likelihood_short_window..=1000000",
+        )?;
+        check(c.likelihood_reestimate_steps >= 1, "likelihood_reestimate_steps", "must be at least 1")?;
+        check(positive(c.likelihood_std_floor), "likelihood_std_floor", "must be positive")?;
+        check(fraction(c.alert_raise_level.into()), "alert_raise_level", "must be in (0, 1]")?;
+        check(
+            c.alert_resolve_level.is_finite() && c.alert_resolve_level < c.alert_raise_level,
+            "alert_resolve_level",
+            "must be below alert_raise_level",
+        )?;
         check(c.raise_after >= 1, "raise_after", "must be at least 1")?;
         check(c.resolve_after >= 1, "resolve_after", "must be at least 1")?;
         Ok(())
@@ -235,18 +281,18 @@ mod tests {
         // Partial configs fill in defaults; unknown fields are rejected.
         let partial: ModelConfig = serde_json::from_str(r#"{"neurons": 32}"#).unwrap();
         assert_eq!(partial.neurons, 32);
-        assert_eq!(partial.warmup_steps, 240);
+        assert_eq!(partial.warmup_steps, 120);
         assert!(serde_json::from_str::<ModelConfig>(r#"{"neuronz": 32}"#).is_err());
     }
 
     #[test]
     fn invalid_values_name_the_field() {
-        let bad = ModelConfig { threshold_low_sigma: 5.0, ..ModelConfig::default() };
+        let bad = ModelConfig { alert_resolve_level: 0.6, ..ModelConfig::default() };
         let err = bad.validate().unwrap_err();
-        assert!(err.to_string().contains("threshold_low_sigma"), "{err}");
-        let bad = ModelConfig { warmup_steps: 100, ..ModelConfig::default() };
+        assert!(err.to_string().contains("alert_resolve_level"), "{err}");
+        let bad = ModelConfig { warmup_steps: 90, ..ModelConfig::default() };
         assert!(bad.validate().is_err());
-        let bad = ModelConfig { score_smoothing: f32::NAN, ..ModelConfig::default() };
+        let bad = ModelConfig { surprise_weight: f32::NAN, ..ModelConfig::default() };
         assert!(bad.validate().is_err());
     }
 }

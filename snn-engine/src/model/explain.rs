@@ -17,7 +17,7 @@ impl AssetModel {
         let row = self.layer.row(j);
         let mut out = Vec::with_capacity(self.features.len());
         for (c, spec) in self.channels.iter().enumerate() {
-            let names = self.frontends[c].feature_names(&self.window_params);
+            let names = self.frontends[c].feature_names(&self.frontend_params);
             for (k, name) in names.into_iter().enumerate() {
                 let f = self.offsets[c] + k;
                 let segment = &row[f * stride..f * stride + fields];

@@ -194,7 +194,7 @@ fn scenario(fault_amplitude: f64) -> (AssetModel, Vec<(u64, StepOutcome)>) {
 }
 
 fn scenario_with(fault_amplitude: f64, config: ModelConfig) -> (AssetModel, Vec<(u64, StepOutcome)>) {
-    const WARMUP_TICKS: u64 = 120; // 240 model steps
+    const WARMUP_TICKS: u64 = 120; // 120 frames
     const NORMAL_TICKS: u64 = 450;
     const FAULT_TICKS: u64 = 60;
     let mut m = AssetModel::new(AssetId::from("pump-1"), channels(), config, 2024).unwrap();
@@ -216,9 +216,10 @@ fn raised(out: &[(u64, StepOutcome)]) -> Vec<(u64, &AlertReport)> {
 fn bearing_fault_is_detected_and_explained_normal_running_is_quiet() {
     let (m, out) = scenario(1.5);
     let fault_tick = 120 + 450;
-    // Step 0 sees only the vibration channel; warm-up counts from step 1 and lasts 240 steps.
-    assert_eq!(out[240].1.phase, Phase::Monitoring, "warm-up ends after 240 steps");
-    assert!(out[..240].iter().all(|(_, o)| o.phase == Phase::Learning));
+    // Two readings a tick make one frame; warm-up lasts 120 frames, up to the temperature
+    // reading of tick 119 (outcome 239).
+    assert_eq!(out[239].1.phase, Phase::Monitoring, "warm-up ends after 120 frames");
+    assert!(out[..239].iter().all(|(_, o)| o.phase == Phase::Learning));
     let alerts = raised(&out);
     let first = alerts.first().expect("the fault raises an alert");
     assert!(
@@ -268,11 +269,12 @@ fn alert_resolves_after_the_repair_and_learning_was_frozen_meanwhile() {
     plant.fault_until = 360;
     let mut out = run(&mut m, &mut plant, 330);
     assert_eq!(m.phase(), Phase::Alerting);
-    // While alerting nothing is learned: prototypes, thresholds and feature statistics hold.
-    let (layer, normaliser, threshold) = (m.layer.clone(), m.normaliser.clone(), m.threshold.clone());
+    // While alerting nothing is learned: prototypes, their order and feature statistics hold.
+    let (layer, normaliser, sequence) = (m.layer.clone(), m.normaliser.clone(), m.sequence.clone());
     out.extend(run(&mut m, &mut plant, 20));
     assert_eq!(m.phase(), Phase::Alerting);
-    assert!(m.layer == layer && m.normaliser == normaliser && m.threshold == threshold);
+    assert!(m.layer == layer && m.normaliser == normaliser);
+    assert_eq!(m.sequence.weights(), sequence.weights());
     out.extend(run(&mut m, &mut plant, 110));
     let alerts: Vec<(u64, &AlertEvent)> = out.iter().filter_map(|(t, o)| o.alert.as_ref().map(|a| (*t, a))).collect();
     assert_eq!(alerts.len(), 2, "one raise and one resolve: {alerts:?}");
@@ -288,4 +290,67 @@ fn alert_resolves_after_the_repair_and_learning_was_frozen_meanwhile() {
     let peak = out.iter().filter(|(t, _)| (330..360).contains(t)).map(|(_, o)| o.health).fold(100.0, f32::min);
     assert!(peak < 10.0, "health at the fault's peak {peak}");
     assert!(out.iter().filter(|(t, _)| (300..360).contains(t)).all(|(_, o)| o.phase != Phase::Learning));
+}
+
+/// A one-channel scalar model stepped through a noisy sine for `n` steps.
+fn sine_model(config: ModelConfig, n: u64) -> (AssetModel, SplitMix64) {
+    let ch = vec![ChannelSpec { id: temp(), kind: ChannelKind::Scalar }];
+    let mut m = AssetModel::new(AssetId::from("boiler"), ch, config, 3).unwrap();
+    let mut rng = SplitMix64::new(5);
+    for i in 0..n {
+        let v = 50.0 + 5.0 * (i as f64 * 0.2).sin() + 0.2 * rng.next_gaussian();
+        m.step(&temp(), Timestamp(i as i64 * 1_000_000), &Reading::Scalar(v));
+    }
+    (m, rng)
+}
+
+#[test]
+fn a_frame_is_judged_once_every_channel_has_reported() {
+    let mut m = model(6);
+    let mut plant = Plant::new(7, u64::MAX, 0.0);
+    run(&mut m, &mut plant, 50);
+    let [(v, tv, rv), (c, tc, rc)] = plant.next();
+    let half = m.step(&v, tv, &rv);
+    assert_eq!(half.spikes, 0, "the frame is still filling: nothing runs");
+    let full = m.step(&c, tc, &rc);
+    assert!(full.spikes > 0, "both channels reported: the frame is judged");
+    // A channel that reports twice before the other completes the frame on its own, so a
+    // silent slow channel cannot stall a fast one.
+    let [(v, tv, rv), _] = plant.next();
+    assert_eq!(m.step(&v, tv, &rv).spikes, 0);
+    assert!(m.step(&v, Timestamp(tv.0 + 1), &rv).spikes > 0);
+}
+
+#[test]
+fn a_value_outside_the_learned_range_is_fully_anomalous_and_raises_an_alert() {
+    let (mut m, _) = sine_model(ModelConfig::default(), 300);
+    assert_eq!(m.phase(), Phase::Monitoring);
+    let o = m.step(&temp(), Timestamp(300_000_000), &Reading::Scalar(80.0));
+    assert_eq!(o.raw, 1.0);
+    assert!(matches!(o.alert, Some(AlertEvent::Raised(_))), "{o:?}");
+    assert!(o.score >= 0.5 && o.onset >= 0.5);
+
+    // Without the range check the network alone judges the same value.
+    let off = ModelConfig { range_breakout_margin: 0.0, ..ModelConfig::default() };
+    let (mut m, _) = sine_model(off, 300);
+    assert!(m.step(&temp(), Timestamp(300_000_000), &Reading::Scalar(80.0)).raw < 1.0);
+}
+
+#[test]
+fn familiar_values_in_an_unfamiliar_order_are_novel() {
+    // The sine's values, but jumping back and forth instead of flowing: the lags and slope no
+    // longer match any prototype even though every value is in range.
+    let (mut m, mut rng) = sine_model(ModelConfig::default(), 400);
+    let mut normal = Vec::new();
+    for i in 400..440u64 {
+        let v = 50.0 + 5.0 * (i as f64 * 0.2).sin() + 0.2 * rng.next_gaussian();
+        normal.push(m.step(&temp(), Timestamp(i as i64 * 1_000_000), &Reading::Scalar(v)).raw);
+    }
+    let mut scrambled = Vec::new();
+    for i in 440..460u64 {
+        let v = if i % 2 == 0 { 54.0 } else { 46.0 };
+        scrambled.push(m.step(&temp(), Timestamp(i as i64 * 1_000_000), &Reading::Scalar(v)).raw);
+    }
+    let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
+    assert!(mean(&scrambled) > 3.0 * mean(&normal), "normal {} scrambled {}", mean(&normal), mean(&scrambled));
 }
