@@ -1,4 +1,5 @@
-//! Sources that turn the outside world into `snn_engine::Sample`s: MQTT ingestion, payload decoders, CSV replay and the plant simulator.
+//! Sources that turn the outside world into `snn_engine::Sample`s: MQTT ingestion, payload decoders, recording
+//! replay (CSV, WAV), the plant simulator, and the MQTT publisher that drives a deployment with them.
 //!
 //! Connectors know nothing about spiking networks, storage or HTTP. They take typed config,
 //! hand [`ingest::Ingest`] items to a bounded channel (awaiting the send is the backpressure,
@@ -8,8 +9,8 @@
 //!
 //! Architecture invariant: payload decoding ([`json`], [`binary`], [`sparkplug`], [`route`],
 //! [`topic`], [`replay`] parsers) and duplicate detection ([`dedup`]) are sans-I/O and
-//! unit-tested; only [`mqtt`], [`simulator::publish_simulation`] and [`embedded_broker`] touch
-//! the network.
+//! unit-tested; only [`mqtt`], [`publish`] (with [`simulator::publish_simulation`] over it) and
+//! [`embedded_broker`] touch the network.
 //! The [`opcua`] source touches the network as well; its value conversion
 //! ([`opcua::data_value_to_ingest`]) is sans-I/O and unit-tested.
 
@@ -22,6 +23,7 @@ pub mod ingest;
 pub mod json;
 pub mod mqtt;
 pub mod opcua;
+pub mod publish;
 pub mod replay;
 pub mod route;
 pub mod simulator;
@@ -35,7 +37,8 @@ pub use embedded_broker::{BrokerError, EmbeddedBroker, start_embedded_broker};
 pub use ingest::{Ingest, RejectReason, Rejection};
 pub use json::{DecodeError, JsonLayout, TimeFormat, decode_json, decode_json_with, encode_json};
 pub use mqtt::{MqttConfig, MqttError, SourceStats, run_mqtt_source};
-pub use replay::{Replay, ReplayError, read_csv};
+pub use publish::{publish_samples, sample_topic};
+pub use replay::{CsvLayout, CsvOptions, Replay, ReplayError, WavOptions, read_csv, read_csv_with, read_wav};
 pub use route::{Command, Decoded, Decoder, MappedTopic, PayloadFormat, Route, TopicConfig};
 pub use simulator::{FaultSpec, PlantSimulator, SimConfig, publish_simulation};
 pub use sparkplug::SparkplugDecoder;

@@ -1,10 +1,16 @@
-//! Recorded data into `Sample`s: NAB and SKAB CSV files (sans-I/O parsers over `&str`, and a file opener).
+//! Recorded data into `Sample`s: NAB, SKAB and generic CSV files (sans-I/O parsers over `&str`, and a
+//! file opener), WAV recordings ([`wav`]) and the pacing of a replay by its own timestamps ([`pace`]).
 
-use chrono::NaiveDateTime;
+pub mod pace;
+pub mod wav;
+
+use chrono::{DateTime, NaiveDateTime};
 use snn_engine::{AssetId, ChannelId, Reading, Sample, Timestamp};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tracing::debug;
+
+pub use wav::{WavError, WavOptions, read_wav};
 
 /// Why a recording could not be read at all (bad rows are counted, not errors).
 #[derive(Debug, Error)]
@@ -16,25 +22,39 @@ pub enum ReplayError {
         #[source]
         source: std::io::Error,
     },
-    /// The header names neither layout.
+    /// The header names no layout.
     #[error(
-        "unrecognised csv header in `{source_name}`: {header:?} (expected NAB `timestamp,value` or SKAB `datetime;...`)"
+        "unrecognised csv header in `{source_name}`: {header:?} (expected NAB `timestamp,value`, SKAB `datetime;...`, or a `timestamp` or `time` column)"
     )]
     UnknownLayout { source_name: String, header: String },
+    /// The time column asked for is not in the header.
+    #[error("no time column `{column}` in the csv header of `{source_name}`: {header:?}")]
+    MissingTimeColumn { source_name: String, column: String, header: String },
     /// The file has no header line.
     #[error("`{0}` is empty")]
     Empty(String),
+    /// The WAV file could not be decoded.
+    #[error("cannot read `{source_name}` as wav")]
+    Wav {
+        source_name: String,
+        #[source]
+        source: WavError,
+    },
 }
 
 /// A recording decoded into samples, in file order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Replay {
-    /// One `Scalar` sample per value cell.
+    /// One `Scalar` sample per value cell (CSV), or one `Window` per channel and window (WAV).
     pub samples: Vec<Sample>,
     /// The channels found, in column order.
     pub channels: Vec<ChannelId>,
     /// Rows that failed to parse (bad timestamp, bad number, wrong cell count); they are skipped.
     pub bad_rows: usize,
+    /// Generic CSV: columns left out because their cells are mostly not numbers (labels, status text).
+    pub ignored_columns: Vec<String>,
+    /// WAV: samples per channel after the last full window, not replayed.
+    pub trailing_samples: usize,
 }
 
 /// Which recorded layout a header names.
@@ -44,10 +64,24 @@ pub enum CsvLayout {
     Nab,
     /// Skoltech Anomaly Benchmark: `datetime;<sensor>;...[;anomaly;changepoint]`.
     Skab,
+    /// A header with a time column (`timestamp` or `time`, or the one named in [`CsvOptions`]); every
+    /// other numeric column is a scalar channel named after its header.
+    Generic,
+}
+
+/// How to read a CSV recording.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// The time column of the generic layout. `None`: detect NAB, then SKAB, then a generic header with a
+    /// `timestamp` or `time` column. `Some`: always the generic layout, with this column (case-insensitive).
+    pub time_column: Option<String>,
 }
 
 /// SKAB's label columns: ground truth for scoring, not sensor data.
 const SKAB_LABELS: [&str; 2] = ["anomaly", "changepoint"];
+
+/// Time column names the generic layout looks for when none is given.
+const GENERIC_TIME_COLUMNS: [&str; 2] = ["timestamp", "time"];
 
 /// NAB: `timestamp,value` header, timestamps "YYYY-MM-DD HH:MM:SS" (UTC) -> channel "value".
 /// SKAB: `;`-separated with header `datetime;Accelerometer1RMS;...;anomaly;changepoint`, datetime
@@ -55,18 +89,47 @@ const SKAB_LABELS: [&str; 2] = ["anomaly", "changepoint"];
 /// the label columns `anomaly` and `changepoint`. The layout is detected from the header. Rows that
 /// fail to parse are counted in [`Replay::bad_rows`], never a panic.
 pub fn read_csv(path: &Path, asset: &AssetId) -> Result<Replay, ReplayError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Io { path: path.to_owned(), source })?;
-    parse_csv(&text, asset, &path.display().to_string())
+    read_csv_with(path, asset, &CsvOptions::default())
 }
 
-/// Parses CSV text in either layout; `source_name` only appears in errors.
+/// [`read_csv`] with options: NAB, SKAB or the generic layout (see [`parse_csv_with`]).
+pub fn read_csv_with(path: &Path, asset: &AssetId, options: &CsvOptions) -> Result<Replay, ReplayError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Io { path: path.to_owned(), source })?;
+    parse_csv_with(&text, asset, &path.display().to_string(), options)
+}
+
+/// Parses CSV text in the NAB, SKAB or generic layout; `source_name` only appears in errors.
 pub fn parse_csv(text: &str, asset: &AssetId, source_name: &str) -> Result<Replay, ReplayError> {
+    parse_csv_with(text, asset, source_name, &CsvOptions::default())
+}
+
+/// Parses CSV text; `source_name` only appears in errors.
+///
+/// The generic layout: a header row naming a time column and the channels, separated by `;` if the header
+/// holds one, else by `,`. Times are RFC 3339 (`2024-01-01T00:00:00.5Z`), `YYYY-MM-DD HH:MM:SS[.f]` (UTC, `T`
+/// allowed) or epoch seconds (`1704067200.5`). A column is a scalar channel when most of its non-empty
+/// cells are numbers; the others are listed in [`Replay::ignored_columns`]. An empty cell is a missing
+/// reading of that channel; a row with a bad time, a bad number, the wrong cell count or no value at all is
+/// counted in [`Replay::bad_rows`] and skipped.
+pub fn parse_csv_with(
+    text: &str,
+    asset: &AssetId,
+    source_name: &str,
+    options: &CsvOptions,
+) -> Result<Replay, ReplayError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header = lines.next().ok_or_else(|| ReplayError::Empty(source_name.to_owned()))?;
-    let (layout, sep) = detect_layout(header)
-        .ok_or_else(|| ReplayError::UnknownLayout { source_name: source_name.to_owned(), header: header.to_owned() })?;
-    let columns: Vec<&str> = header.split(sep).map(|c| c.trim().trim_matches('"')).collect();
+    let (layout, sep, time_index) = detect(header, options.time_column.as_deref()).map_err(|()| {
+        let (source_name, header) = (source_name.to_owned(), header.to_owned());
+        match &options.time_column {
+            Some(column) => ReplayError::MissingTimeColumn { source_name, column: column.clone(), header },
+            None => ReplayError::UnknownLayout { source_name, header },
+        }
+    })?;
+    let columns: Vec<&str> = split(header, sep);
+    let rows: Vec<(usize, Vec<&str>)> = lines.enumerate().map(|(n, line)| (n, split(line, sep))).collect();
+    let mut replay = Replay::default();
     // (column index, channel) of every sensor column.
     let sensors: Vec<(usize, ChannelId)> = match layout {
         CsvLayout::Nab => vec![(1, ChannelId::from("value"))],
@@ -77,13 +140,22 @@ pub fn parse_csv(text: &str, asset: &AssetId, source_name: &str) -> Result<Repla
             .filter(|(_, c)| !SKAB_LABELS.contains(c))
             .map(|(i, c)| (i, ChannelId::from(*c)))
             .collect(),
+        CsvLayout::Generic => {
+            let mut sensors = Vec::new();
+            for (i, name) in columns.iter().enumerate().filter(|(i, _)| *i != time_index) {
+                if mostly_numbers(rows.iter().filter(|(_, r)| r.len() == columns.len()).map(|(_, r)| r[i])) {
+                    sensors.push((i, ChannelId::from(*name)));
+                } else {
+                    replay.ignored_columns.push((*name).to_owned());
+                }
+            }
+            sensors
+        }
     };
-    let mut replay =
-        Replay { samples: Vec::new(), channels: sensors.iter().map(|(_, c)| c.clone()).collect(), bad_rows: 0 };
+    replay.channels = sensors.iter().map(|(_, c)| c.clone()).collect();
     let mut row = Vec::with_capacity(sensors.len());
-    for (n, line) in lines.enumerate() {
-        let cells: Vec<&str> = line.split(sep).map(|c| c.trim().trim_matches('"')).collect();
-        match parse_row(&cells, columns.len(), &sensors, &mut row) {
+    for (n, cells) in &rows {
+        match parse_row(cells, columns.len(), time_index, layout, &sensors, &mut row) {
             Ok(t) => replay.samples.extend(row.drain(..).map(|(channel, v)| Sample {
                 asset: asset.clone(),
                 channel,
@@ -102,21 +174,54 @@ pub fn parse_csv(text: &str, asset: &AssetId, source_name: &str) -> Result<Repla
 
 /// Which layout `header` names, and its separator.
 pub fn detect_layout(header: &str) -> Option<(CsvLayout, char)> {
+    detect(header, None).ok().map(|(layout, sep, _)| (layout, sep))
+}
+
+/// The layout, separator and time column index of `header`; `time_column` forces the generic layout.
+fn detect(header: &str, time_column: Option<&str>) -> Result<(CsvLayout, char, usize), ()> {
     let header = header.strip_prefix('\u{feff}').unwrap_or(header).trim();
-    let first = |sep: char| header.split(sep).next().map(|c| c.trim().trim_matches('"').to_ascii_lowercase());
-    if first(';').as_deref() == Some("datetime") && header.contains(';') {
-        return Some((CsvLayout::Skab, ';'));
+    let sep = if header.contains(';') { ';' } else { ',' };
+    let cols: Vec<String> = split(header, sep).iter().map(|c| c.to_ascii_lowercase()).collect();
+    if let Some(wanted) = time_column {
+        let wanted = wanted.to_ascii_lowercase();
+        return cols.iter().position(|c| *c == wanted).map(|i| (CsvLayout::Generic, sep, i)).ok_or(());
     }
-    let cols: Vec<String> = header.split(',').map(|c| c.trim().trim_matches('"').to_ascii_lowercase()).collect();
-    if cols == ["timestamp", "value"] {
-        return Some((CsvLayout::Nab, ','));
+    if sep == ';' && cols[0] == "datetime" {
+        return Ok((CsvLayout::Skab, ';', 0));
     }
-    None
+    if sep == ',' && cols == ["timestamp", "value"] {
+        return Ok((CsvLayout::Nab, ',', 0));
+    }
+    GENERIC_TIME_COLUMNS
+        .iter()
+        .find_map(|name| cols.iter().position(|c| c == name))
+        .filter(|_| cols.len() >= 2)
+        .map(|i| (CsvLayout::Generic, sep, i))
+        .ok_or(())
+}
+
+fn split(line: &str, sep: char) -> Vec<&str> {
+    line.split(sep).map(|c| c.trim().trim_matches('"')).collect()
+}
+
+/// True when more of the non-empty cells parse as numbers than not.
+fn mostly_numbers<'a>(cells: impl Iterator<Item = &'a str>) -> bool {
+    let (mut numbers, mut other) = (0usize, 0usize);
+    for cell in cells.filter(|c| !c.is_empty()) {
+        if cell.parse::<f64>().is_ok() {
+            numbers += 1;
+        } else {
+            other += 1;
+        }
+    }
+    numbers > other
 }
 
 fn parse_row(
     cells: &[&str],
     width: usize,
+    time_index: usize,
+    layout: CsvLayout,
     sensors: &[(usize, ChannelId)],
     out: &mut Vec<(ChannelId, f64)>,
 ) -> Result<Timestamp, &'static str> {
@@ -124,14 +229,25 @@ fn parse_row(
     if cells.len() != width {
         return Err("wrong number of cells");
     }
-    let t = parse_time(cells[0]).ok_or("bad timestamp")?;
+    let time = cells[time_index];
+    let t = match layout {
+        CsvLayout::Nab | CsvLayout::Skab => parse_time(time),
+        CsvLayout::Generic => parse_any_time(time),
+    }
+    .ok_or("bad timestamp")?;
     for (i, channel) in sensors {
+        if layout == CsvLayout::Generic && cells[*i].is_empty() {
+            continue;
+        }
         let v: f64 = cells[*i].parse().map_err(|_| "bad number")?;
         // Rust parses "nan" and "inf"; a recording with them has a broken row.
         if !v.is_finite() {
             return Err("non-finite number");
         }
         out.push((channel.clone(), v));
+    }
+    if out.is_empty() {
+        return Err("no values");
     }
     Ok(t)
 }
@@ -142,6 +258,29 @@ fn parse_time(s: &str) -> Option<Timestamp> {
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
         .map(|dt| Timestamp(dt.and_utc().timestamp_micros()))
+}
+
+/// The generic layout's times: RFC 3339, [`parse_time`]'s form, or epoch seconds.
+fn parse_any_time(s: &str) -> Option<Timestamp> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(Timestamp(dt.timestamp_micros()));
+    }
+    parse_time(s).or_else(|| parse_epoch_seconds(s))
+}
+
+/// Decimal epoch seconds (`1704067200`, `-1.5`, `1704067200.123456`), exact to the microsecond (further
+/// digits are truncated), without going through `f64`.
+fn parse_epoch_seconds(s: &str) -> Option<Timestamp> {
+    let (negative, digits) = s.strip_prefix('-').map_or((false, s), |rest| (true, rest));
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) || (digits.contains('.') && fraction.is_empty())
+    {
+        return None;
+    }
+    let micros_of_fraction: i64 = format!("{fraction:0<6}")[..6].parse().ok()?;
+    let micros = whole.parse::<i64>().ok()?.checked_mul(1_000_000)?.checked_add(micros_of_fraction)?;
+    Some(Timestamp(if negative { -micros } else { micros }))
 }
 
 #[cfg(test)]
@@ -198,11 +337,81 @@ mod tests {
         assert_eq!(r.channels, vec![ChannelId::from("Current")]);
         assert_eq!(r.samples.len(), 1);
         assert_eq!(detect_layout("\u{feff}timestamp,value"), Some((CsvLayout::Nab, ',')));
-        assert_eq!(detect_layout("time,value"), None);
-        assert!(matches!(parse_csv("a;b\n1;2\n", &asset(), "x"), Err(ReplayError::UnknownLayout { .. })));
+        assert_eq!(detect_layout("time,value"), Some((CsvLayout::Generic, ',')));
+        assert_eq!(detect_layout("datetime;Current"), Some((CsvLayout::Skab, ';')));
+        assert_eq!(detect_layout("time"), None, "a time column and nothing else");
+        let unknown = parse_csv("a;b\n1;2\n", &asset(), "x").unwrap_err();
+        assert!(matches!(unknown, ReplayError::UnknownLayout { .. }));
+        assert!(unknown.to_string().contains("`timestamp` or `time` column"), "{unknown}");
         assert!(matches!(parse_csv("\n\n", &asset(), "x"), Err(ReplayError::Empty(_))));
         let missing = read_csv(Path::new("/nonexistent/spikewatch.csv"), &asset()).unwrap_err();
         assert!(missing.to_string().starts_with("failed to read `/nonexistent/spikewatch.csv`"));
+    }
+
+    const GENERIC: &str = "time,bearing_temp,current,status,flow\n\
+        2024-01-01T00:00:00Z,41.5,3.25,ok,12\n\
+        2024-01-01 00:00:01.5,41.6,3.5,ok,\n\
+        1704067203,41.7,3.75,ok,13\n\
+        1704067204.25,41.8,-4e-1,fault,14\n\
+        yesterday,41.9,3.0,ok,15\n\
+        2024-01-01T01:00:05+01:00,oops,3.0,ok,15\n\
+        2024-01-01T00:00:06Z,41.9,3.0\n\
+        2024-01-01T00:00:07Z,,,ok,\n\
+        2024-01-01T00:00:08Z,inf,3.0,ok,15\n";
+
+    #[test]
+    fn generic_rows_become_one_sample_per_numeric_column_and_bad_rows_are_counted() {
+        let r = parse_csv(GENERIC, &asset(), "plant.csv").unwrap();
+        let names: Vec<&str> = r.channels.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names, ["bearing_temp", "current", "flow"]);
+        assert_eq!(r.ignored_columns, ["status"]);
+        // Bad: unparsable time, bad number, short row, a row with no value, a non-finite number.
+        assert_eq!(r.bad_rows, 5);
+        // Row 2 has no flow (empty cell): 3 + 2 + 3 + 3.
+        assert_eq!(r.samples.len(), 11);
+        let at = |i: usize| (r.samples[i].channel.as_str(), r.samples[i].t, r.samples[i].reading.clone());
+        let t0 = 1_704_067_200_000_000;
+        assert_eq!(at(0), ("bearing_temp", Timestamp(t0), Reading::Scalar(41.5)));
+        assert_eq!(at(3), ("bearing_temp", Timestamp(t0 + 1_500_000), Reading::Scalar(41.6)));
+        assert_eq!(at(4), ("current", Timestamp(t0 + 1_500_000), Reading::Scalar(3.5)));
+        assert_eq!(at(5), ("bearing_temp", Timestamp(t0 + 3_000_000), Reading::Scalar(41.7)));
+        assert_eq!(at(9), ("current", Timestamp(t0 + 4_250_000), Reading::Scalar(-0.4)));
+        assert_eq!(at(10), ("flow", Timestamp(t0 + 4_250_000), Reading::Scalar(14.0)));
+        assert!(r.samples.iter().all(|s| s.asset == asset()));
+    }
+
+    #[test]
+    fn generic_semicolons_named_time_column_and_time_formats() {
+        let text = "Zeit;Druck;Temperatur\n2024-06-01T12:00:00.250+02:00;1.5;20\n2024-06-01 10:00:01;1,6;21\n1717236002;1.7;22\n";
+        let options = CsvOptions { time_column: Some("zeit".into()) };
+        let r = parse_csv_with(text, &asset(), "x", &options).unwrap();
+        assert_eq!(r.channels, vec![ChannelId::from("Druck"), ChannelId::from("Temperatur")]);
+        assert_eq!(r.bad_rows, 1, "a decimal comma is not a number");
+        assert_eq!(r.samples.len(), 4);
+        assert_eq!(r.samples[3].t, Timestamp(1_717_236_002_000_000));
+        // 10:00:00.250Z
+        assert_eq!(r.samples[0].t, Timestamp(1_717_236_000_250_000));
+        let missing = parse_csv_with(text, &asset(), "x.csv", &CsvOptions { time_column: Some("ts".into()) });
+        let missing = missing.unwrap_err();
+        assert!(matches!(missing, ReplayError::MissingTimeColumn { .. }));
+        assert!(missing.to_string().starts_with("no time column `ts` in the csv header of `x.csv`"), "{missing}");
+        // A named time column makes even a NAB header generic: epoch seconds are then accepted.
+        let nab = parse_csv_with(
+            "timestamp,value\n1.5,2\n",
+            &asset(),
+            "x",
+            &CsvOptions { time_column: Some("timestamp".into()) },
+        );
+        assert_eq!(nab.unwrap().samples[0].t, Timestamp(1_500_000));
+
+        assert_eq!(parse_any_time("0"), Some(Timestamp(0)));
+        assert_eq!(parse_any_time("-1.5"), Some(Timestamp(-1_500_000)));
+        assert_eq!(parse_any_time("1704067200.1234567"), Some(Timestamp(1_704_067_200_123_456)));
+        assert_eq!(parse_any_time("2024-01-01T00:00:00.5Z"), Some(Timestamp(1_704_067_200_500_000)));
+        assert_eq!(parse_any_time("2024-01-01T00:00:00"), Some(Timestamp(1_704_067_200_000_000)));
+        for bad in ["", "1.", ".5", "1e9", "12:00", "2024-01-01", "99999999999999999999"] {
+            assert_eq!(parse_any_time(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

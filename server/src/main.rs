@@ -30,17 +30,9 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
-    /// Run a recording (.csv in NAB or SKAB layout, or a .parquet window file) through the model and print
-    /// every alert.
-    Replay {
-        file: PathBuf,
-        /// Asset name for the recording (default: the file name for CSV, the file's own names for Parquet).
-        #[arg(long)]
-        asset: Option<String>,
-        /// Take the [model] section and seed from this configuration file.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-    },
+    /// Run a recording (.csv in NAB, SKAB or generic layout, a .parquet window file, or a .wav file) through
+    /// the model and print every alert, or publish it to a broker with --publish; at full speed or --speed.
+    Replay(replay::ReplayArgs),
     /// Run a public benchmark (nab, skab, cwru, femto) through the model and score it with its published
     /// protocol, beside plain baselines.
     Eval(eval::EvalArgs),
@@ -81,8 +73,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Replay { file, asset, config } = &cli.command {
-        return replay_command(file, asset.as_deref(), config.as_deref());
+    if let Command::Replay(args) = &cli.command
+        && args.publish.is_none()
+    {
+        replay::run_locally(args, &mut std::io::stdout().lock())?;
+        return Ok(());
     }
     if let Command::Eval(args) = &cli.command {
         return eval::run(args);
@@ -115,22 +110,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("published {published} messages");
                 Ok(())
             }
-            Command::Replay { .. } | Command::Eval(_) | Command::Bench(_) => unreachable!("handled above"),
+            Command::Replay(args) => {
+                replay::publish(&args, &mut std::io::stdout(), shutdown).await?;
+                Ok(())
+            }
+            Command::Eval(_) | Command::Bench(_) => unreachable!("handled above"),
         }
     })
-}
-
-fn replay_command(file: &std::path::Path, asset: Option<&str>, config: Option<&std::path::Path>) -> anyhow::Result<()> {
-    let config = Config::load(config)?;
-    let (samples, bad_rows) = replay::load(file, asset)?;
-    anyhow::ensure!(!samples.is_empty(), "`{}` holds no readings", file.display());
-    let mut stdout = std::io::stdout().lock();
-    let summary = replay::run(&samples, &config.model, config.pipeline.seed, &mut stdout)?;
-    println!(
-        "{} readings, {} alerts raised, {} readings dropped by the model, {} unreadable rows",
-        summary.readings, summary.alerts_raised, summary.dropped, bad_rows
-    );
-    Ok(())
 }
 
 /// A channel that turns true on Ctrl-C or SIGTERM.

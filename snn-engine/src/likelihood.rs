@@ -35,24 +35,30 @@ pub struct LikelihoodParams {
 pub struct Likelihood {
     /// Short-term mean of the raw score.
     pub short_mean: f64,
-    /// Probability of a short-term mean at least this high under the long-run distribution.
-    pub tail: f64,
-    /// `ln(tail) / ln(1e-10)`, clamped to [0, 1]: 0.5 at a tail of 1e-5, 1 at 1e-10 or less.
+    /// `ln(tail) / ln(1e-10)`, clamped to [0, 1], of the short-term mean against every recent
+    /// step (0.5 at a tail probability of 1e-5, 1 at 1e-10 or less): what is improbable *now*.
     pub log_likelihood: f32,
     /// `log_likelihood`, except that a red step directly after a red step reports the yellow
     /// level: only the onset of an improbable stretch stands out (HTM's filtered likelihood).
     pub onset: f32,
+    /// The same against the steps judged normal only: whether a departure persists, however long
+    /// it has lasted.
+    pub versus_normal: f32,
 }
 
 /// Short-term mean of raw scores against their long-run distribution.
+///
+/// Two distributions are kept. One takes every step, as in HTM: a change that lasts becomes the
+/// usual and stops looking improbable, so each *new* departure stands out; alerts are raised on
+/// it. The other takes only steps judged normal: against it a lasting fault stays improbable, so
+/// an alert stays open until the machine is back to its normal (or an operator says the new
+/// behaviour is normal).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyLikelihood {
     params: LikelihoodParams,
     short: VecDeque<f32>,
-    history: VecDeque<f32>,
-    mean: f64,
-    std: f64,
-    since_estimate: u64,
+    recent: Distribution,
+    normal: Distribution,
     previous_red: bool,
 }
 
@@ -63,48 +69,47 @@ impl AnomalyLikelihood {
         AnomalyLikelihood {
             params,
             short: VecDeque::with_capacity(params.short_window + 1),
-            history: VecDeque::with_capacity(params.long_window.min(65_536) + 1),
-            mean: 0.0,
-            std: params.std_floor,
-            since_estimate: 0,
+            recent: Distribution::new(&params),
+            normal: Distribution::new(&params),
             previous_red: false,
         }
     }
 
-    /// Adds `raw` to the history without judging it (warm-up), re-estimating the distribution.
+    /// Adds `raw` to both histories without judging it (warm-up), re-estimating them.
     pub fn record(&mut self, raw: f32) {
         let short_mean = self.push_short(raw);
-        self.push_history(short_mean);
-        self.estimate();
+        for d in [&mut self.recent, &mut self.normal] {
+            d.push(short_mean, &self.params);
+            d.estimate(&self.params);
+        }
     }
 
-    /// Judges `raw` against the history, then adds it (test, then train). Every step joins the
-    /// history, anomalous ones included: a change that lasts becomes the new usual and its alert
-    /// resolves, as in HTM (keeping them out held alerts open for good on SKAB and NAB).
-    pub fn update(&mut self, raw: f32) -> Likelihood {
+    /// Judges `raw`, then adds it to the history of every step, and to the normal steps' history
+    /// when `normal` (test, then train).
+    pub fn update(&mut self, raw: f32, normal: bool) -> Likelihood {
         let short_mean = self.push_short(raw);
-        let tail = upper_tail((short_mean - self.mean) / self.std);
+        let tail = self.recent.tail(short_mean);
         let log_likelihood = log_likelihood_of(tail);
         let red = tail <= RED_TAIL;
         let onset =
             if red && self.previous_red { log_likelihood.min(log_likelihood_of(YELLOW_TAIL)) } else { log_likelihood };
         self.previous_red = red;
-        self.push_history(short_mean);
-        self.since_estimate += 1;
-        if self.since_estimate >= self.params.reestimate_every {
-            self.estimate();
+        let versus_normal = log_likelihood_of(self.normal.tail(short_mean));
+        self.recent.learn(short_mean, &self.params);
+        if normal {
+            self.normal.learn(short_mean, &self.params);
         }
-        Likelihood { short_mean, tail, log_likelihood, onset }
+        Likelihood { short_mean, log_likelihood, onset, versus_normal }
     }
 
-    /// Mean of the long-run distribution.
+    /// Mean of the distribution of every recent step.
     pub fn mean(&self) -> f64 {
-        self.mean
+        self.recent.mean
     }
 
-    /// Floored standard deviation of the long-run distribution.
+    /// Floored standard deviation of the distribution of every recent step.
     pub fn std(&self) -> f64 {
-        self.std
+        self.recent.std
     }
 
     fn push_short(&mut self, raw: f32) -> f64 {
@@ -114,17 +119,51 @@ impl AnomalyLikelihood {
         }
         self.short.iter().map(|&x| f64::from(x)).sum::<f64>() / self.short.len() as f64
     }
+}
 
-    fn push_history(&mut self, short_mean: f64) {
+/// A sliding history of short-term means and its mean and standard deviation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Distribution {
+    history: VecDeque<f32>,
+    mean: f64,
+    std: f64,
+    since_estimate: u64,
+}
+
+impl Distribution {
+    fn new(params: &LikelihoodParams) -> Self {
+        Distribution {
+            history: VecDeque::with_capacity(params.long_window.min(65_536) + 1),
+            mean: 0.0,
+            std: params.std_floor,
+            since_estimate: 0,
+        }
+    }
+
+    /// Probability of a short-term mean at least `x` (one-sided: only high scores are anomalous).
+    fn tail(&self, x: f64) -> f64 {
+        upper_tail((x - self.mean) / self.std)
+    }
+
+    fn push(&mut self, short_mean: f64, params: &LikelihoodParams) {
         self.history.push_back(short_mean as f32);
-        if self.history.len() > self.params.long_window {
+        if self.history.len() > params.long_window {
             self.history.pop_front();
+        }
+    }
+
+    /// Adds a step, re-estimating every `reestimate_every` steps.
+    fn learn(&mut self, short_mean: f64, params: &LikelihoodParams) {
+        self.push(short_mean, params);
+        self.since_estimate += 1;
+        if self.since_estimate >= params.reestimate_every {
+            self.estimate(params);
         }
     }
 
     /// Exact mean and standard deviation of the history (recomputed rather than tracked, so no
     /// rounding drift accumulates over months of steps).
-    fn estimate(&mut self) {
+    fn estimate(&mut self, params: &LikelihoodParams) {
         self.since_estimate = 0;
         let n = self.history.len();
         if n == 0 {
@@ -133,7 +172,7 @@ impl AnomalyLikelihood {
         let mean = self.history.iter().map(|&x| f64::from(x)).sum::<f64>() / n as f64;
         let var = self.history.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / n as f64;
         self.mean = mean;
-        self.std = var.sqrt().max(self.params.std_floor);
+        self.std = var.sqrt().max(params.std_floor);
     }
 }
 
@@ -189,11 +228,11 @@ mod tests {
             l.record(0.1 + 0.02 * ((i % 7) as f32 - 3.0) / 3.0);
         }
         assert!((l.mean() - 0.1).abs() < 0.01, "{}", l.mean());
-        let quiet = l.update(0.1);
+        let quiet = l.update(0.1, true);
         assert!(quiet.log_likelihood < 0.2, "{quiet:?}");
         let mut onsets = Vec::new();
         for _ in 0..8 {
-            let step = l.update(0.9);
+            let step = l.update(0.9, true);
             onsets.push(step.onset);
             assert!(step.onset <= step.log_likelihood);
         }
@@ -204,23 +243,26 @@ mod tests {
     }
 
     #[test]
-    fn a_lasting_change_becomes_the_new_usual() {
+    fn a_lasting_change_becomes_the_usual_but_stays_abnormal() {
         let mut l = AnomalyLikelihood::new(LikelihoodParams { long_window: 200, ..params() });
         for _ in 0..200 {
             l.record(0.1);
         }
-        assert!(l.update(0.6).log_likelihood > 0.5);
+        assert!(l.update(0.6, false).log_likelihood > 0.5);
         for _ in 0..400 {
-            l.update(0.6);
+            l.update(0.6, false);
         }
-        assert!(l.update(0.6).log_likelihood < 0.1);
+        // Against every recent step it is the usual now; against the normal steps it still is not.
+        let last = l.update(0.6, false);
+        assert!(last.log_likelihood < 0.1, "{last:?}");
+        assert_eq!(last.versus_normal, 1.0);
     }
 
     #[test]
     fn same_scores_give_the_same_likelihoods() {
         let run = || {
             let mut l = AnomalyLikelihood::new(params());
-            (0..300).map(|i| l.update(((i * 37) % 101) as f32 / 100.0).log_likelihood).collect::<Vec<_>>()
+            (0..300).map(|i| l.update(((i * 37) % 101) as f32 / 100.0, i % 3 > 0).versus_normal).collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
     }

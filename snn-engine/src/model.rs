@@ -219,6 +219,7 @@ pub struct AssetModel {
     breakout: bool,
     /// Raw features, sample-and-hold.
     features: Vec<f64>,
+
     normaliser: Normaliser,
     population: PopulationEncoder,
     deltas: Vec<DeltaEncoder>,
@@ -463,19 +464,21 @@ impl AssetModel {
             return StepOutcome { raw, spikes, ..StepOutcome::quiet(self.phase) };
         }
 
-        let judged = self.likelihood.update(raw);
-        let (score, onset) = if self.config.likelihood {
-            (judged.log_likelihood, judged.onset)
+        let judged = self.likelihood.update(raw, self.phase != Phase::Alerting);
+        // `score` says how far from normal the asset is (it stays high while a fault lasts);
+        // `opening` whether this is a new departure (what raises an alert).
+        let (score, opening, onset) = if self.config.likelihood {
+            (judged.versus_normal, judged.log_likelihood, judged.onset)
         } else {
             let mean = judged.short_mean as f32;
-            (mean, mean)
+            (mean, mean, mean)
         };
         let (raise, resolve) = (self.config.alert_raise_level, self.config.alert_resolve_level);
-        let alert = match self.alert.update(score, raise, resolve) {
+        let alert = match self.alert.update(opening, score, raise, resolve) {
             Some(Transition::Raise) => {
-                let severity = if score >= (2.0 * raise).min(1.0) { Severity::Critical } else { Severity::Warning };
+                let severity = if opening >= (2.0 * raise).min(1.0) { Severity::Critical } else { Severity::Warning };
                 let evidence = best.map(|(j, _)| self.evidence(j)).unwrap_or_default();
-                Some(AlertEvent::Raised(AlertReport { t, severity, score, threshold: raise, evidence }))
+                Some(AlertEvent::Raised(AlertReport { t, severity, score: opening, threshold: raise, evidence }))
             }
             Some(Transition::Resolve) => Some(AlertEvent::Resolved { t }),
             None => None,

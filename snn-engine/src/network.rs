@@ -76,15 +76,10 @@ impl Layer {
     /// and for all of them when `rates` is all zero).
     pub fn similarities(&self, rates: &[f32]) -> Vec<f32> {
         let norm_r = dot(rates, rates).sqrt();
+        // Unused rows (most of the layer on a simple channel) score 0 whatever their weights,
+        // so their norms are never computed.
         (0..self.spec.neurons)
-            .map(|j| {
-                let row = self.row(j);
-                let norm_w = dot(row, row).sqrt();
-                if !self.used[j] || norm_r <= 0.0 || norm_w <= 0.0 {
-                    return 0.0;
-                }
-                (dot(rates, row) / (norm_r * norm_w)).clamp(0.0, 1.0)
-            })
+            .map(|j| if !self.used[j] || norm_r <= 0.0 { 0.0 } else { cosine(rates, norm_r, self.row(j)) })
             .collect()
     }
 
@@ -121,6 +116,29 @@ pub fn best_of(used: &[bool], similarity: &[f32]) -> Option<(usize, f32)> {
         }
     }
     best
+}
+
+/// Cosine of `rates` (whose norm is `norm_r`) with `row`, clamped to [0, 1]; 0 for an all-zero row.
+fn cosine(rates: &[f32], norm_r: f32, row: &[f32]) -> f32 {
+    let (d, norm_sq) = dot_and_norm_sq(rates, row);
+    let norm_w = norm_sq.sqrt();
+    if norm_w <= 0.0 {
+        return 0.0;
+    }
+    (d / (norm_r * norm_w)).clamp(0.0, 1.0)
+}
+
+/// `(dot(a, b), dot(b, b))` in one pass. Each sum keeps [`dot`]'s f64 accumulator, element order
+/// and starting value (-0.0, as `Iterator::sum` starts), so both results are bit-identical to two
+/// [`dot`] calls; the two independent chains of additions just overlap in the pipeline.
+fn dot_and_norm_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
+    let (mut ab, mut bb) = (-0.0f64, -0.0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let y = f64::from(y);
+        ab += f64::from(x) * y;
+        bb += y * y;
+    }
+    (ab as f32, bb as f32)
 }
 
 /// Dot product in f32 with an f64 accumulator (so the result does not depend on input length
@@ -160,5 +178,59 @@ pub(crate) mod tests {
         assert!(c > 0.99);
         let (j, c) = l.best_match(&[0.0, 1.0, 1.0, 0.0]).unwrap();
         assert_eq!((j, c), (1, 1.0));
+    }
+
+    #[test]
+    fn one_pass_dot_and_norm_match_dot_bit_for_bit() {
+        // Signed zeros and cancellation included: the fused sums must round exactly as `dot` does.
+        let a = [-0.0, 0.3, -1.7, 1e-8, 0.0, 2.5, -0.0];
+        let b = [0.0, -0.0, 0.9, 3.3, -1e-9, 0.1, 0.0];
+        for (a, b) in [(&a[..], &b[..]), (&b[..], &a[..]), (&a[..1], &b[..1]), (&a[..0], &b[..0])] {
+            let (d, n) = dot_and_norm_sq(a, b);
+            assert_eq!(d.to_bits(), dot(a, b).to_bits(), "{a:?} . {b:?}");
+            assert_eq!(n.to_bits(), dot(b, b).to_bits(), "|{b:?}|^2");
+        }
+    }
+
+    #[test]
+    fn similarities_match_the_all_rows_reference_bit_for_bit() {
+        // The loop `similarities` replaced: every row's norm, then the cosine of the used ones.
+        fn reference(l: &Layer, rates: &[f32]) -> Vec<u32> {
+            let norm_r = dot(rates, rates).sqrt();
+            (0..l.spec.neurons)
+                .map(|j| {
+                    let row = l.row(j);
+                    let norm_w = dot(row, row).sqrt();
+                    if !l.used[j] || norm_r <= 0.0 || norm_w <= 0.0 {
+                        return 0.0f32;
+                    }
+                    (dot(rates, row) / (norm_r * norm_w)).clamp(0.0, 1.0)
+                })
+                .map(f32::to_bits)
+                .collect()
+        }
+        let mut rng = crate::rng::SplitMix64::new(23);
+        let mut l = Layer::new(spec(40, 12));
+        for j in 0..12 {
+            let rates: Vec<f32> = (0..40).map(|_| (rng.next_f64() * 2.0 - 0.5).max(0.0) as f32).collect();
+            l.recruit(&rates);
+            l.used[j] = j % 3 != 1;
+        }
+        for _ in 0..200 {
+            let rates: Vec<f32> = (0..40).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect();
+            let got: Vec<u32> = l.similarities(&rates).into_iter().map(f32::to_bits).collect();
+            assert_eq!(got, reference(&l, &rates));
+        }
+    }
+
+    #[test]
+    fn unused_and_zero_rows_have_zero_similarity() {
+        let mut l = Layer::new(spec(3, 3));
+        l.recruit(&[1.0, 0.0, 0.0]);
+        l.weights[6] = 1.0; // neuron 2 has weights but is not recruited
+        assert_eq!(l.similarities(&[1.0, 0.0, 0.0]), vec![1.0, 0.0, 0.0]);
+        assert_eq!(l.similarities(&[0.0; 3]), vec![0.0; 3]);
+        l.used[1] = true; // recruited with an all-zero row
+        assert_eq!(l.similarities(&[0.0, 1.0, 0.0]), vec![0.0; 3]);
     }
 }

@@ -29,12 +29,13 @@ pub struct StdpParams {
     pub w_max: f32,
 }
 
-/// On a post spike: potentiate every synapse of the row by its pre-trace.
+/// On a post spike: potentiate every synapse of the row by its pre-trace (synapses whose trace is
+/// not positive are left exactly as they are).
 pub fn potentiate(row: &mut [f32], pre_trace: &[f32], a_plus: f32, w_max: f32) {
     for (w, &x) in row.iter_mut().zip(pre_trace) {
-        if x > 0.0 {
-            *w = (*w + a_plus * x).min(w_max);
-        }
+        // Computed for every synapse and then selected, so the loop has no branch and vectorises.
+        let potentiated = (*w + a_plus * x).min(w_max);
+        *w = if x > 0.0 { potentiated } else { *w };
     }
 }
 

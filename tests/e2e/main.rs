@@ -183,3 +183,4 @@ fn mosquitto_and_postgres_alert_only_the_faulty_pump() {
 
 mod bad_input;
 mod demo;
+mod replay;

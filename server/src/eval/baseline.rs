@@ -69,11 +69,12 @@ impl ZScoreBaseline {
             }
             return RowOutcome::default();
         }
-        let judged = self.likelihood.update(novelty);
+        let judged = self.likelihood.update(novelty, !self.alert.is_open());
         let (raise, resolve) = self.levels;
-        let raised = matches!(self.alert.update(judged.log_likelihood, raise, resolve), Some(Transition::Raise));
+        let transition = self.alert.update(judged.log_likelihood, judged.versus_normal, raise, resolve);
+        let raised = matches!(transition, Some(Transition::Raise));
         let open = self.alert.is_open();
-        RowOutcome { score: f64::from(judged.log_likelihood), onset: f64::from(judged.onset), raised, open }
+        RowOutcome { score: f64::from(judged.versus_normal), onset: f64::from(judged.onset), raised, open }
     }
 }
 

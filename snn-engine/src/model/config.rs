@@ -104,6 +104,10 @@ pub struct ModelConfig {
     pub alert_resolve_level: f32,
     /// Consecutive steps at or above the raise level before an alert is raised.
     pub raise_after: u32,
+    /// An open alert whose departure has stopped being new (its recent likelihood below the resolve
+    /// level) for this many steps is judged against recent behaviour rather than the normal one,
+    /// so a lasting change of how the machine runs resolves instead of staying open for good.
+    pub settle_steps: u32,
     /// Consecutive steps below the resolve level before an alert is resolved.
     pub resolve_after: u32,
 }
@@ -117,7 +121,7 @@ impl Default for ModelConfig {
             neurons: 64,
             window_time_steps: 20,
             scalar_lags: 3,
-            range_breakout_margin: 0.05,
+            range_breakout_margin: 0.1,
             band_min_hz: 100.0,
             band_count: 8,
             envelope_band_min_hz: 2_000.0,
@@ -149,6 +153,7 @@ impl Default for ModelConfig {
             likelihood_std_floor: 0.005,
             alert_raise_level: 0.5,
             alert_resolve_level: 0.3,
+            settle_steps: 300,
             raise_after: 1,
             resolve_after: 20,
         }
@@ -178,7 +183,7 @@ impl ModelConfig {
             reestimate_every: u64::from(self.likelihood_reestimate_steps),
             std_floor: self.likelihood_std_floor,
         };
-        (AnomalyLikelihood::new(params), AlertMachine::new(self.raise_after, self.resolve_after))
+        (AnomalyLikelihood::new(params), AlertMachine::new(self.raise_after, self.resolve_after, self.settle_steps))
     }
 
     /// Checks ranges and relations between fields.
@@ -264,6 +269,7 @@ impl ModelConfig {
         )?;
         check(c.raise_after >= 1, "raise_after", "must be at least 1")?;
         check(c.resolve_after >= 1, "resolve_after", "must be at least 1")?;
+        check(c.settle_steps >= 1, "settle_steps", "must be at least 1")?;
         Ok(())
     }
 }
