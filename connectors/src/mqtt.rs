@@ -1,4 +1,4 @@
-//! MQTT ingestion: typed config, connection options (TCP or rustls TLS) and the source loop in `mqtt/source.rs`.
+//! MQTT ingestion: typed config, connection options (TCP, or rustls TLS with an optional client certificate) and the source loop in `mqtt/source.rs`.
 
 mod source;
 
@@ -11,7 +11,7 @@ use crate::topic::TopicError;
 use rumqttc::{MqttOptions, QoS, TlsConfiguration, Transport};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -45,6 +45,26 @@ pub enum MqttError {
     /// The CA file has no usable certificate.
     #[error("invalid ca file `{path}`: {why}")]
     CaInvalid { path: PathBuf, why: String },
+    /// The client certificate file could not be read.
+    #[error("failed to read client certificate file `{path}`")]
+    ClientCertFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The client certificate file has no usable certificate.
+    #[error("invalid client certificate file `{path}`: {why}")]
+    ClientCertInvalid { path: PathBuf, why: String },
+    /// The client key file could not be read.
+    #[error("failed to read client key file `{path}`")]
+    ClientKeyFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The client key file has no usable private key, or it does not belong to the certificate.
+    #[error("invalid client key file `{path}`: {why}")]
+    ClientKeyInvalid { path: PathBuf, why: String },
 }
 
 /// How to reach the broker and what to subscribe to.
@@ -62,6 +82,12 @@ pub struct MqttConfig {
     /// PEM CA bundle used as the only trust root for `mqtts://`. Required for TLS: point it at
     /// the system bundle (e.g. `/etc/ssl/certs/ca-certificates.crt`) for a publicly signed broker.
     pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain (leaf first) for brokers that require client certificates
+    /// (mutual TLS, e.g. Mosquitto's `require_certificate true`). Needs `mqtts://` and
+    /// `client_key_file`.
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM private key of `client_cert_file` (PKCS#8, PKCS#1 RSA or SEC1 EC), unencrypted.
+    pub client_key_file: Option<PathBuf>,
     /// Topic entries: patterns such as `plant/{asset}/{channel}` (JSON in the built-in layout), or
     /// tables `{ pattern, format, time_pointer, ... }` (see [`TopicConfig`]).
     pub topics: Vec<TopicConfig>,
@@ -92,6 +118,8 @@ impl Default for MqttConfig {
             username: None,
             password: None,
             ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
             topics: vec!["plant/{asset}/{channel}".into()],
             qos: 1,
             clean_session: false,
@@ -114,6 +142,8 @@ impl fmt::Debug for MqttConfig {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("ca_file", &self.ca_file)
+            .field("client_cert_file", &self.client_cert_file)
+            .field("client_key_file", &self.client_key_file)
             .field("topics", &self.topics)
             .field("qos", &self.qos)
             .field("clean_session", &self.clean_session)
@@ -187,6 +217,14 @@ impl MqttConfig {
         if url.tls && self.ca_file.is_none() {
             return invalid(format!("`ca_file` is required for the tls url `{}`", self.url));
         }
+        match (&self.client_cert_file, &self.client_key_file) {
+            (Some(_), None) => return invalid("`client_cert_file` is set without `client_key_file`".into()),
+            (None, Some(_)) => return invalid("`client_key_file` is set without `client_cert_file`".into()),
+            (Some(_), Some(_)) if !url.tls => {
+                return invalid(format!("a client certificate needs an `mqtts://` url, got `{}`", self.url));
+            }
+            _ => {}
+        }
         if self.client_id.is_empty() && !self.clean_session {
             return invalid("an empty `client_id` needs `clean_session = true`".into());
         }
@@ -229,7 +267,7 @@ impl MqttConfig {
     }
 
     /// rumqttc options for this config (TCP or TLS transport, credentials, session, limits).
-    /// Reads the CA file, so errors here are configuration errors.
+    /// Reads the CA file and the client certificate and key, so errors here are configuration errors.
     pub fn mqtt_options(&self) -> Result<MqttOptions, MqttError> {
         self.validate()?;
         let url = BrokerUrl::parse(&self.url)?;
@@ -246,16 +284,18 @@ impl MqttConfig {
         }
         if url.tls {
             let ca = self.ca_file.as_ref().expect("validate() requires ca_file for tls");
-            opts.set_transport(Transport::tls_with_config(tls_config(ca)?));
+            let client_auth = self.client_cert_file.as_deref().zip(self.client_key_file.as_deref());
+            opts.set_transport(Transport::tls_with_config(tls_config(ca, client_auth)?));
         }
         Ok(opts)
     }
 }
 
-/// A rustls client config trusting only the CAs in `ca_path`, using the ring provider.
-fn tls_config(ca_path: &PathBuf) -> Result<TlsConfiguration, MqttError> {
-    use rustls::pki_types::CertificateDer;
+/// A rustls client config trusting only the CAs in `ca_path`, using the ring provider, and
+/// presenting the certificate chain and key of `client_auth` (cert file, key file) when given.
+fn tls_config(ca_path: &PathBuf, client_auth: Option<(&Path, &Path)>) -> Result<TlsConfiguration, MqttError> {
     use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
     // The workspace builds rustls without a default provider (aws-lc-sys is slow to build);
     // whoever installs first wins, and a second install is harmless, so the error is ignored.
@@ -270,7 +310,30 @@ fn tls_config(ca_path: &PathBuf) -> Result<TlsConfiguration, MqttError> {
     if roots.is_empty() {
         return Err(invalid("no certificate found".into()));
     }
-    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let Some((cert_path, key_path)) = client_auth else {
+        return Ok(TlsConfiguration::Rustls(Arc::new(builder.with_no_client_auth())));
+    };
+    let pem =
+        std::fs::read(cert_path).map_err(|source| MqttError::ClientCertFile { path: cert_path.to_owned(), source })?;
+    let invalid_cert = |why: String| MqttError::ClientCertInvalid { path: cert_path.to_owned(), why };
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid_cert(format!("bad pem: {e}")))?;
+    if chain.is_empty() {
+        return Err(invalid_cert("no certificate found".into()));
+    }
+    let pem =
+        std::fs::read(key_path).map_err(|source| MqttError::ClientKeyFile { path: key_path.to_owned(), source })?;
+    let invalid_key = |why: String| MqttError::ClientKeyInvalid { path: key_path.to_owned(), why };
+    let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => invalid_key("no unencrypted private key found".into()),
+        e => invalid_key(format!("bad pem: {e}")),
+    })?;
+    // rustls checks that the key is usable and belongs to the leaf certificate.
+    let config = builder
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| invalid_key(format!("unusable with the certificate in `{}`: {e}", cert_path.display())))?;
     Ok(TlsConfiguration::Rustls(Arc::new(config)))
 }
 
@@ -439,6 +502,83 @@ mod tests {
         } else {
             println!("skipped: no system ca bundle to load");
         }
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn the_commented_tls_keys_of_the_example_config_parse() {
+        let text = include_str!("../../config/spikewatch.example.toml");
+        let mut block = String::from("url = \"mqtts://broker.example\"\n");
+        for key in ["ca_file", "client_cert_file", "client_key_file"] {
+            let line = text.lines().find(|l| l.starts_with(&format!("# {key} = "))).expect(key);
+            block.push_str(line.trim_start_matches("# "));
+            block.push('\n');
+        }
+        let c: MqttConfig = toml::from_str(&block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        c.validate().unwrap();
+        assert!(c.client_cert_file.is_some() && c.client_key_file.is_some());
+    }
+
+    #[test]
+    fn client_certificate_settings_are_validated() {
+        let tls = MqttConfig {
+            url: "mqtts://h".into(),
+            ca_file: Some("/etc/ssl/certs/ca-certificates.crt".into()),
+            ..MqttConfig::default()
+        };
+        let both = MqttConfig {
+            client_cert_file: Some("/nonexistent/client.pem".into()),
+            client_key_file: Some("/nonexistent/client.key".into()),
+            ..tls.clone()
+        };
+        both.validate().unwrap();
+        let cases = [
+            (
+                MqttConfig { client_key_file: None, ..both.clone() },
+                "`client_cert_file` is set without `client_key_file`",
+            ),
+            (
+                MqttConfig { client_cert_file: None, ..both.clone() },
+                "`client_key_file` is set without `client_cert_file`",
+            ),
+            (
+                MqttConfig { url: "mqtt://h".into(), ..both.clone() },
+                "a client certificate needs an `mqtts://` url, got `mqtt://h`",
+            ),
+        ];
+        for (c, message) in cases {
+            assert_eq!(c.validate().unwrap_err().to_string(), format!("invalid mqtt config: {message}"));
+        }
+
+        // Unreadable and unusable files are refused when the options are built, naming the file.
+        if !tls.ca_file.as_ref().unwrap().exists() {
+            println!("skipped: no system ca bundle to build tls options with");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("spikewatch-client-cert-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(&garbage, "not pem").unwrap();
+        // Any certificate will do to get as far as the key: the first of the system bundle.
+        let cert = dir.join("cert.pem");
+        let bundle = std::fs::read_to_string(tls.ca_file.as_ref().unwrap()).unwrap();
+        let end = bundle.find("-----END CERTIFICATE-----").unwrap() + "-----END CERTIFICATE-----".len();
+        std::fs::write(&cert, &bundle[bundle.find("-----BEGIN").unwrap()..end]).unwrap();
+        let err = both.mqtt_options().unwrap_err();
+        assert_eq!(err.to_string(), "failed to read client certificate file `/nonexistent/client.pem`");
+        let with = |cert: &PathBuf, key: &str| MqttConfig {
+            client_cert_file: Some(cert.clone()),
+            client_key_file: Some(key.into()),
+            ..tls.clone()
+        };
+        let err = with(&garbage, "/nonexistent/client.key").mqtt_options().unwrap_err();
+        assert!(matches!(err, MqttError::ClientCertInvalid { .. }), "{err}");
+        assert!(err.to_string().starts_with(&format!("invalid client certificate file `{}`", garbage.display())));
+        let err = with(&cert, "/nonexistent/client.key").mqtt_options().unwrap_err();
+        assert_eq!(err.to_string(), "failed to read client key file `/nonexistent/client.key`");
+        let err = with(&cert, garbage.to_str().unwrap()).mqtt_options().unwrap_err();
+        assert!(matches!(err, MqttError::ClientKeyInvalid { .. }), "{err}");
+        assert!(err.to_string().starts_with(&format!("invalid client key file `{}`", garbage.display())), "{err}");
         std::fs::remove_dir_all(dir).ok();
     }
 

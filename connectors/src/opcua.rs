@@ -111,7 +111,8 @@ fn default_queue_size() -> u32 {
 #[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OpcUaConfig {
-    /// `opc.tcp://host:port[/path]`.
+    /// `opc.tcp://host:port[/path]`. Sessions go to this host and port even when the server
+    /// advertises another address (NAT, container port mapping, proxy).
     pub endpoint_url: String,
     /// `None` or `Basic256Sha256`.
     pub security_policy: SecurityPolicy,

@@ -1,4 +1,4 @@
-//! End-to-end tests of the OPC-UA source against a real async-opcua server run in-process on 127.0.0.1, including a server restart.
+//! End-to-end tests of the OPC-UA source against a real async-opcua server run in-process on 127.0.0.1, including a server restart and a network cut.
 
 use connectors::mqtt::SourceStats;
 use connectors::opcua::{MonitoredItemConfig, OpcUaConfig, OpcUaError, SecurityMode, SecurityPolicy};
@@ -11,7 +11,7 @@ use opcua::types::{DataValue, MessageSecurityMode, NodeId, Variant};
 use snn_engine::Reading;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -28,6 +28,8 @@ const PASSWORD: &str = "correct horse";
 struct TestServer {
     port: u16,
     namespace: u16,
+    /// The last tick started: `base + tick` may already be published, nothing above it is.
+    tick: Arc<AtomicU32>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -39,13 +41,15 @@ impl TestServer {
     fn start(port: u16, base: f64, pki_dir: PathBuf) -> TestServer {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let tick = Arc::new(AtomicU32::new(0));
+        let ticks = tick.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(serve(port, base, pki_dir, ready_tx, stop_rx));
+            rt.block_on(serve(port, base, pki_dir, ticks, ready_tx, stop_rx));
             rt.shutdown_timeout(Duration::from_secs(5));
         });
         let (port, namespace) = ready_rx.recv_timeout(GUARD).expect("test server starts");
-        TestServer { port, namespace, stop: Some(stop_tx), thread: Some(thread) }
+        TestServer { port, namespace, tick, stop: Some(stop_tx), thread: Some(thread) }
     }
 
     fn node(&self, name: &str) -> String {
@@ -63,6 +67,7 @@ async fn serve(
     port: u16,
     base: f64,
     pki_dir: PathBuf,
+    tick: Arc<AtomicU32>,
     ready: std::sync::mpsc::Sender<(u16, u16)>,
     stop: oneshot::Receiver<()>,
 ) {
@@ -132,6 +137,7 @@ async fn serve(
         let mut interval = tokio::time::interval(Duration::from_millis(50));
         for n in 1u32.. {
             interval.tick().await;
+            tick.store(n, Ordering::SeqCst);
             let x = f64::from(n);
             let window = Variant::from(vec![x as f32, 0.5, -0.5, 1.0]);
             manager
@@ -238,12 +244,15 @@ impl Seen {
     }
 }
 
-/// Receives until `done` holds (bounded by the hang guard).
+/// Receives until `done` holds (bounded by the hang guard). `done` is also checked every 50 ms,
+/// so it may wait on counters while nothing arrives.
 async fn receive_until(rx: &mut mpsc::Receiver<Ingest>, seen: &mut Seen, done: impl Fn(&Seen) -> bool) {
     tokio::time::timeout(GUARD, async {
         while !done(seen) {
-            let item = rx.recv().await.expect("source is running");
-            seen.record(item);
+            tokio::select! {
+                item = rx.recv() => seen.record(item.expect("source is running")),
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
         }
     })
     .await
@@ -369,4 +378,122 @@ async fn stops_when_the_pipeline_goes_away() {
     tokio::time::timeout(GUARD, task).await.expect("source stops").unwrap().unwrap();
     assert_eq!(stats.connections.load(Ordering::Relaxed), 0);
     remove_temp_dirs(&["no-server"]);
+}
+
+/// The state of the link a [`CutProxy`] emulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Bytes flow both ways.
+    Up,
+    /// A cut that both ends notice: live connections are closed, new ones closed on accept.
+    Severed,
+    /// A cut nobody is told about (a pulled cable, a dropping firewall): live connections stay
+    /// open but nothing crosses them any more, even after the link is restored; new connections
+    /// are accepted and never answered. Only the client's own keep-alive can notice it.
+    Silent,
+}
+
+/// A TCP proxy between the source and the test server that can cut the network and restore it
+/// while the server keeps running.
+struct CutProxy {
+    port: u16,
+    link: watch::Sender<Link>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CutProxy {
+    async fn start(upstream_port: u16) -> CutProxy {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (link, watch_link) = watch::channel(Link::Up);
+        let task = tokio::spawn(async move {
+            loop {
+                let (client, _) = listener.accept().await.expect("proxy accepts");
+                let mut link = watch_link.clone();
+                let state = *link.borrow_and_update();
+                tokio::spawn(async move {
+                    match state {
+                        Link::Up => forward(client, upstream_port, &mut link).await,
+                        Link::Severed => drop(client),
+                        Link::Silent => hold_forever(client).await,
+                    }
+                });
+            }
+        });
+        CutProxy { port, link, task }
+    }
+
+    fn set(&self, link: Link) {
+        self.link.send_replace(link);
+    }
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Forwards both ways until either side closes or the link goes down.
+async fn forward(mut client: tokio::net::TcpStream, upstream_port: u16, link: &mut watch::Receiver<Link>) {
+    let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream_port)).await else { return };
+    let cut = tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
+        cut = link.wait_for(|l| *l != Link::Up) => cut.map_or(Link::Severed, |l| *l),
+    };
+    if cut == Link::Silent {
+        hold_forever((client, server)).await;
+    }
+}
+
+/// Keeps sockets open without reading or writing them (until the test's runtime ends).
+async fn hold_forever<T>(sockets: T) {
+    std::future::pending::<()>().await;
+    drop(sockets);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_survive_a_network_cut_while_the_server_keeps_running() {
+    let server = TestServer::start(0, 2000.0, temp_dir("cut-server"));
+    let proxy = CutProxy::start(server.port).await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let stats = Arc::new(SourceStats::default());
+    let (stop, shutdown) = watch::channel(false);
+    // The source knows only the proxy's port; the server advertises its own.
+    let config = OpcUaConfig {
+        endpoint_url: format!("opc.tcp://127.0.0.1:{}/", proxy.port),
+        ..config(&server, temp_dir("cut-client"))
+    };
+    let source = tokio::spawn(run_opcua_source(config, tx, stats.clone(), shutdown));
+    let mut seen = Seen::default();
+    receive_until(&mut rx, &mut seen, |s| s.max_temperature.is_some_and(|t| t > 2001.0)).await;
+    assert_eq!(stats.connections.load(Ordering::Relaxed), 1, "{stats:?}");
+
+    // The silent cut takes the longest: about 45 s until the failed keep-alives (5 s apart,
+    // 10 s request timeout, 3 allowed) end the session, then a reconnect attempt stuck in the
+    // blackhole until its 30 s setup timeout.
+    for (cuts, link) in [(1, Link::Severed), (2, Link::Silent)] {
+        let errors_before = stats.connection_errors.load(Ordering::Relaxed);
+        proxy.set(link);
+        // The lost session is noticed and counted, and reconnecting fails for as long as the
+        // link is down (each failed attempt counted too).
+        let lost = |_: &Seen| stats.connection_errors.load(Ordering::Relaxed) >= errors_before + 2;
+        receive_until(&mut rx, &mut Seen::default(), lost).await;
+        assert_eq!(stats.connections.load(Ordering::Relaxed), cuts, "no session while {link:?}: {stats:?}");
+
+        // Anything above `base + tick` is published after the restore, so arriving proves a new session.
+        let restored_at = 2000.0 + f64::from(server.tick.load(Ordering::SeqCst));
+        proxy.set(Link::Up);
+        let mut after = Seen::default();
+        receive_until(&mut rx, &mut after, |s| s.max_temperature.is_some_and(|t| t > restored_at) && s.windows >= 1)
+            .await;
+        assert_eq!(stats.connections.load(Ordering::Relaxed), cuts + 1, "after {link:?}: {stats:?}");
+    }
+
+    stop.send(true).unwrap();
+    let result = tokio::time::timeout(GUARD, source).await.expect("source stops on shutdown").unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    drop(proxy);
+    server.stop().await;
+    remove_temp_dirs(&["cut-server", "cut-client"]);
 }

@@ -4,6 +4,7 @@ mod dashboard;
 mod error;
 
 use crate::metrics::Metrics;
+use crate::pipeline::Feedback;
 use crate::pipeline::rejects::RejectLog;
 use crate::pipeline::status::{AssetStatus, StatusBoard};
 use crate::store::{AlertFilter, AlertRecord, AlertState, AlertStore};
@@ -28,6 +29,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub rejects: Arc<RejectLog>,
     pub source_stats: Arc<SourceStats>,
+    pub feedback: Feedback,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -40,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/alerts", get(list_alerts))
         .route("/api/v1/alerts/{id}", get(get_alert))
         .route("/api/v1/alerts/{id}/ack", post(ack_alert))
+        .route("/api/v1/alerts/{id}/normal", post(mark_normal))
         .route("/api/v1/ingest/rejects", get(list_rejects))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .with_state(state)
@@ -199,6 +202,27 @@ async fn ack_alert(
     let alert =
         state.store.acknowledge_alert(id, now).await?.ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
     tracing::info!(alert = id, asset = %alert.asset, "alert acknowledged");
+    Ok(Json(alert.into()))
+}
+
+/// The operator says the behaviour behind an open (or acknowledged) alert is normal: the alert is
+/// acknowledged, and the asset's model learns its current behaviour and resolves the alert (through the
+/// alert sink, a moment later).
+async fn mark_normal(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<AlertView>, ApiError> {
+    let id = alert_id(path)?;
+    let alert = state.store.get_alert(id).await?.ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
+    if alert.resolved_at.is_some() {
+        return Err(ApiError::Conflict(format!("alert {id} is resolved: the behaviour it describes is over")));
+    }
+    // Acknowledged first: the model's resolution, which follows the feedback, must find the alert settled.
+    let now = Timestamp(chrono::Utc::now().timestamp_micros());
+    let alert =
+        state.store.acknowledge_alert(id, now).await?.ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
+    state.feedback.accept_as_normal(&alert.asset, now).await.map_err(|e| ApiError::Conflict(e.to_string()))?;
+    tracing::info!(alert = id, asset = %alert.asset, "alert marked normal");
     Ok(Json(alert.into()))
 }
 

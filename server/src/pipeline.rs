@@ -12,12 +12,12 @@ use crate::metrics::Metrics;
 use anyhow::Context;
 use connectors::ingest::{Ingest, RejectReason, Rejection};
 use rejects::RejectLog;
-use snn_engine::{AssetId, AssetModel};
+use snn_engine::{AssetId, AssetModel, Timestamp};
 use status::StatusBoard;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use worker::{AssetSlot, PipelineEvent, Worker};
+use worker::{AssetSlot, PipelineEvent, WorkItem, Worker};
 
 /// A running pipeline. Drop every clone of `ingest` to stop it: the router and the worker threads drain their
 /// queues and exit, and `events` closes after the last alert.
@@ -26,7 +26,35 @@ pub struct Pipeline {
     pub events: mpsc::Receiver<PipelineEvent>,
     pub board: Arc<StatusBoard>,
     pub rejects: Arc<RejectLog>,
+    pub feedback: Feedback,
     pub handle: PipelineHandle,
+}
+
+/// Operators' feedback into the running models. It holds the worker queues weakly, so it never keeps a
+/// stopping pipeline alive.
+#[derive(Clone)]
+pub struct Feedback {
+    routes: Arc<BTreeMap<AssetId, usize>>,
+    workers: Vec<mpsc::WeakSender<WorkItem>>,
+}
+
+/// Why feedback could not be delivered.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FeedbackError {
+    #[error("asset `{0}` is not configured")]
+    UnknownAsset(AssetId),
+    #[error("the pipeline is stopping")]
+    Stopped,
+}
+
+impl Feedback {
+    /// Tells `asset`'s model that its current behaviour is normal (see `AssetModel::accept_as_normal`); an
+    /// alert that closes is resolved through the alert sink. Queued behind the readings already waiting.
+    pub async fn accept_as_normal(&self, asset: &AssetId, t: Timestamp) -> Result<(), FeedbackError> {
+        let shard = *self.routes.get(asset).ok_or_else(|| FeedbackError::UnknownAsset(asset.clone()))?;
+        let worker = self.workers[shard].upgrade().ok_or(FeedbackError::Stopped)?;
+        worker.send(WorkItem::AcceptAsNormal { asset: asset.clone(), t }).await.map_err(|_| FeedbackError::Stopped)
+    }
 }
 
 impl Pipeline {
@@ -71,9 +99,13 @@ impl Pipeline {
             workers.push(handle);
         }
 
+        let feedback = Feedback {
+            routes: Arc::new(routes.clone()),
+            workers: senders.iter().map(mpsc::Sender::downgrade).collect(),
+        };
         let (ingest, ingest_rx) = mpsc::channel(capacity);
         let router = tokio::spawn(route(ingest_rx, routes, senders, rejects.clone(), metrics));
-        Ok(Pipeline { ingest, events, board, rejects, handle: PipelineHandle { router, workers } })
+        Ok(Pipeline { ingest, events, board, rejects, feedback, handle: PipelineHandle { router, workers } })
     }
 }
 
@@ -95,7 +127,7 @@ impl PipelineHandle {
 async fn route(
     mut rx: mpsc::Receiver<Ingest>,
     routes: BTreeMap<AssetId, usize>,
-    workers: Vec<mpsc::Sender<snn_engine::Sample>>,
+    workers: Vec<mpsc::Sender<WorkItem>>,
     rejects: Arc<RejectLog>,
     metrics: Arc<Metrics>,
 ) {
@@ -118,7 +150,7 @@ async fn route(
             rejects.record(&Rejection::new(RejectReason::NonFinite, source(), "reading holds NaN or infinite values"));
             continue;
         }
-        if workers[shard].send(sample).await.is_err() {
+        if workers[shard].send(WorkItem::Sample(sample)).await.is_err() {
             tracing::error!("pipeline worker stopped; routing ends");
             break;
         }

@@ -41,6 +41,7 @@ pub async fn serve(
         metrics: metrics.clone(),
         rejects: pipeline.rejects.clone(),
         source_stats: source_stats.clone(),
+        feedback: pipeline.feedback.clone(),
     };
     // The API stays up while the pipeline drains and stops last.
     let (http_stop, mut http_stopped) = watch::channel(false);

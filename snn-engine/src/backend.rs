@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::encoder::SpikeRaster;
 use crate::lif::{LifParams, fire, integrate, margin};
 use crate::network::Layer;
-use crate::stdp::{depress, normalise, potentiate};
+use crate::stdp::{StdpRule, depress, normalise, potentiate, triplet_amplitude};
 
 /// What happened in the layer during one window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,6 +45,9 @@ pub trait Backend {
 /// bumps its post-trace and inhibits every other neuron by `inhibition`. Membrane potentials
 /// and traces start from rest every window (each window is one presentation, as in Diehl &
 /// Cook 2015); after the window the rows of neurons that fired are renormalised.
+///
+/// Under [`StdpRule::Triplet`] each recruited neuron also keeps the slow post-trace, which decays
+/// with the others and scales the spiking neuron's potentiation (read before its own increment).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CpuBackend;
 
@@ -56,6 +59,12 @@ impl Backend for CpuBackend {
         let learn = learning_rate > 0.0;
         let a_plus = spec.stdp.a_plus * learning_rate;
         let a_minus = spec.stdp.a_minus * learning_rate;
+        // The triplet term's slow post-trace decay and amplitude; `None` under the pair rule,
+        // whose loop is then exactly what it was.
+        let triplet = match spec.stdp.rule {
+            StdpRule::Pair => None,
+            StdpRule::Triplet { post_slow_decay, a3_plus } => Some((post_slow_decay, a3_plus * learning_rate)),
+        };
         let mut live = live_neurons(layer);
         let mut pre = vec![0.0f32; n_in];
         let mut act =
@@ -64,6 +73,9 @@ impl Backend for CpuBackend {
         for (t, spikes) in input.spikes.iter().enumerate() {
             pre.iter_mut().for_each(|x| *x *= spec.stdp.pre_decay);
             live.iter_mut().for_each(|n| n.post *= spec.stdp.post_decay);
+            if let Some((decay, _)) = triplet {
+                live.iter_mut().for_each(|n| n.post_slow *= decay);
+            }
             for &i in spikes {
                 pre[i as usize] += 1.0;
             }
@@ -78,8 +90,17 @@ impl Backend for CpuBackend {
             act.first_spike[j].get_or_insert(t as u32);
             act.output_spikes += 1;
             live[s].post += 1.0;
+            // Triplet: the slow trace from before this spike sets the amplitude, then counts it.
+            let amplitude = match triplet {
+                None => a_plus,
+                Some((_, a3_plus)) => {
+                    let amplitude = triplet_amplitude(a_plus, a3_plus, live[s].post_slow);
+                    live[s].post_slow += 1.0;
+                    amplitude
+                }
+            };
             if learn {
-                potentiate(layer.row_mut(j), &pre, a_plus, spec.stdp.w_max);
+                potentiate(layer.row_mut(j), &pre, amplitude, spec.stdp.w_max);
             }
             for (o, n) in live.iter_mut().enumerate() {
                 if o != s {
@@ -112,13 +133,18 @@ struct Live {
     current: f32,
     /// Post-synaptic STDP trace.
     post: f32,
+    /// Slow post-synaptic trace of the triplet rule (`o2`); stays 0 under the pair rule.
+    post_slow: f32,
 }
 
 /// The recruited neurons in increasing index order (the order every loop must keep: the firing
 /// tie-break prefers the lowest index), at rest.
 fn live_neurons(layer: &Layer) -> Vec<Live> {
     let reset = layer.spec.lif.reset;
-    (0..layer.spec.neurons).filter(|&j| layer.used[j]).map(|j| Live { j, v: reset, current: 0.0, post: 0.0 }).collect()
+    (0..layer.spec.neurons)
+        .filter(|&j| layer.used[j])
+        .map(|j| Live { j, v: reset, current: 0.0, post: 0.0, post_slow: 0.0 })
+        .collect()
 }
 
 /// Sets each live neuron's current to the sum of its weights from this step's `spikes` and, with
@@ -375,6 +401,78 @@ mod tests {
                 output_spikes += got.output_spikes;
             }
             assert!(output_spikes > 0 || layer.used_count() == 0, "case {case} never fired");
+        }
+    }
+
+    /// One neuron; a driver input at `w_max` makes it fire at every driver spike (every `period`
+    /// steps over 40), and a probe input spiking with the driver is potentiated by each post spike.
+    /// Returns the probe's weight gain before renormalisation.
+    fn probe_gain(rule: StdpRule, period: usize) -> f32 {
+        let mut s = spec(2, 1);
+        // Small steps, so the probe stays far below w_max; nothing is depressed, so only
+        // potentiation shows.
+        s.stdp.a_plus = 0.001;
+        s.stdp.a_minus = 0.0;
+        s.stdp.rule = rule;
+        let mut layer = Layer::new(s);
+        layer.weights = vec![1.0, 0.1];
+        layer.used[0] = true;
+        let steps = (0..40).map(|t| if t % period == 0 { vec![0, 1] } else { vec![] }).collect();
+        let act = CpuBackend.run_window(&mut layer, &raster(steps, 2), 1.0);
+        assert_eq!(act.spike_counts[0] as usize, 40 / period, "the neuron follows the driver");
+        // The driver stays clipped at w_max, and renormalisation (a shrink here) keeps the ratio.
+        let gain = layer.weights[1] / layer.weights[0] - 0.1;
+        assert!(gain < 0.5, "the probe must stay unclipped: {gain}");
+        gain
+    }
+
+    #[test]
+    fn triplet_potentiation_grows_with_the_post_rate() {
+        let triplet = StdpRule::Triplet { post_slow_decay: (-1.0f32 / 20.0).exp(), a3_plus: 0.001 };
+        let (pair_low, triplet_low) = (probe_gain(StdpRule::Pair, 10), probe_gain(triplet, 10));
+        let (pair_high, triplet_high) = (probe_gain(StdpRule::Pair, 2), probe_gain(triplet, 2));
+        assert!(pair_low > 0.0 && triplet_low > pair_low, "low rate: pair {pair_low}, triplet {triplet_low}");
+        assert!(triplet_high > pair_high, "high rate: pair {pair_high}, triplet {triplet_high}");
+        // The point of the rule: at the same pair amplitudes, the extra potentiation grows with
+        // the post rate (the slow trace sums ~1 / (1 - e^(-period / 20)) earlier spikes).
+        let (boost_low, boost_high) = (triplet_low / pair_low, triplet_high / pair_high);
+        assert!(boost_high > 2.0 * boost_low, "boost {boost_low} at 4 spikes, {boost_high} at 20 spikes");
+        assert!(boost_high > 4.0, "{boost_high}");
+        // A single post spike has no earlier post spike to pair with: both rules agree exactly.
+        assert_eq!(probe_gain(triplet, 40).to_bits(), probe_gain(StdpRule::Pair, 40).to_bits());
+    }
+
+    #[test]
+    fn triplet_without_its_term_is_the_pair_rule_bit_for_bit() {
+        let mut rng = crate::rng::SplitMix64::new(9);
+        for case in 0..6 {
+            let (inputs, neurons) = (8 + case * 5, 4 + case * 3);
+            let mut s = spec(inputs, neurons);
+            s.lif.theta_plus = 0.05;
+            s.stdp.a_plus = 0.05;
+            s.stdp.a_minus = 0.03;
+            let mut pair = Layer::new(s);
+            for _ in 0..neurons {
+                let rates: Vec<f32> = (0..inputs).map(|_| rng.next_f64() as f32).collect();
+                pair.recruit(&rates);
+            }
+            let mut triplet = pair.clone();
+            triplet.spec.stdp.rule = StdpRule::Triplet { post_slow_decay: 0.9, a3_plus: 0.0 };
+            let mut strong = pair.clone();
+            strong.spec.stdp.rule = StdpRule::Triplet { post_slow_decay: 0.9, a3_plus: 0.05 };
+            let phases: Vec<f32> = (0..inputs).map(|_| rng.next_f64() as f32).collect();
+            for window in 0..20 {
+                let rates: Vec<f32> = (0..inputs).map(|_| (rng.next_f64() * 0.8) as f32).collect();
+                let input = rates_to_raster(&rates, &phases, 20);
+                let rate = [1.0, 0.0, 0.3][window % 3];
+                let want = CpuBackend.run_window(&mut pair, &input, rate);
+                assert_eq!(CpuBackend.run_window(&mut triplet, &input, rate), want, "case {case}");
+                assert_eq!(bits(&triplet.weights), bits(&pair.weights), "case {case}, window {window}");
+                assert_eq!(bits(&triplet.theta), bits(&pair.theta));
+                CpuBackend.run_window(&mut strong, &input, rate);
+                assert!(strong.weights.iter().all(|w| (0.0..=s.stdp.w_max).contains(w)));
+            }
+            assert_ne!(bits(&strong.weights), bits(&pair.weights), "case {case}: the triplet term did nothing");
         }
     }
 }

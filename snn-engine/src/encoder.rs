@@ -1,12 +1,20 @@
 //! Encoders: feature values in, spikes out. Each encoder is a small type with a stated contract.
 
 pub mod delta;
+pub mod latency;
+pub mod phase;
 pub mod population;
+pub mod rank_order;
+pub mod rate;
 
 use serde::{Deserialize, Serialize};
 
 pub use delta::DeltaEncoder;
+pub use latency::LatencyEncoder;
+pub use phase::PhaseEncoder;
 pub use population::PopulationEncoder;
+pub use rank_order::RankOrderEncoder;
+pub use rate::RateEncoder;
 
 /// Input spikes of one encoding window: for each of `steps` time steps, the indices of the
 /// input lines that spike, in increasing order. Hardware-neutral (an address-event list).

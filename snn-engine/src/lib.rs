@@ -37,6 +37,6 @@ pub mod stdp;
 pub use backend::{Backend, CpuBackend};
 pub use model::{
     AlertEvent, AlertReport, AssetModel, ChannelKind, ChannelSpec, Counters, FeatureDeviation, ModelConfig, ModelError,
-    Phase, Severity, StepOutcome,
+    Phase, STATE_VERSION, Severity, StepOutcome,
 };
 pub use sample::{AssetId, ChannelId, Reading, Sample, Timestamp};

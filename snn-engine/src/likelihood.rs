@@ -102,6 +102,13 @@ impl AnomalyLikelihood {
         Likelihood { short_mean, log_likelihood, onset, versus_normal }
     }
 
+    /// Operator feedback: the recent steps were normal, so the normal history becomes the recent
+    /// one.
+    pub fn accept_recent_as_normal(&mut self) {
+        self.normal = self.recent.clone();
+        self.previous_red = false;
+    }
+
     /// Mean of the distribution of every recent step.
     pub fn mean(&self) -> f64 {
         self.recent.mean

@@ -148,6 +148,33 @@ pub struct FeatureDeviation {
     pub deviation_sigma: f64,
 }
 
+/// Layout version of a serialised [`AssetModel`]; bump it whenever the model's state changes shape
+/// or meaning, so an old checkpoint is refused by name instead of restoring a different model.
+pub const STATE_VERSION: u32 = 1;
+
+/// The version tag of a serialised model: written as [`STATE_VERSION`], read only if equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+struct StateVersion;
+
+impl TryFrom<u32> for StateVersion {
+    type Error = String;
+
+    fn try_from(v: u32) -> Result<Self, String> {
+        if v == STATE_VERSION {
+            Ok(StateVersion)
+        } else {
+            Err(format!("model state version {v} cannot be restored by this build (it reads version {STATE_VERSION})"))
+        }
+    }
+}
+
+impl From<StateVersion> for u32 {
+    fn from(_: StateVersion) -> u32 {
+        STATE_VERSION
+    }
+}
+
 /// The scores of [`StepOutcome`] that a dropped reading repeats.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct LastScores {
@@ -202,6 +229,8 @@ fn inputs_per_feature(config: &ModelConfig) -> usize {
 /// of each input line's spike generator (see [`rates_to_raster`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AssetModel {
+    /// Serialised first, so a checkpoint from another layout fails with a message that says so.
+    version: StateVersion,
     asset: AssetId,
     channels: Vec<ChannelSpec>,
     config: ModelConfig,
@@ -231,6 +260,10 @@ pub struct AssetModel {
     alert: AlertMachine,
     /// Frames scored since every channel was first seen.
     ready_steps: u64,
+    /// Frames left of learning granted by operator feedback (see [`AssetModel::accept_as_normal`]).
+    rewarded_steps: u32,
+    /// Per neuron, the frame at which it last matched an input best.
+    last_win: Vec<u64>,
     phase: Phase,
     counters: Counters,
     /// The latest accepted step's scores, repeated by dropped readings.
@@ -291,12 +324,16 @@ impl AssetModel {
                 pre_decay: decay(config.stdp_tau_pre_time_steps),
                 post_decay: decay(config.stdp_tau_post_time_steps),
                 w_max: config.weight_max,
+                rule: config
+                    .stdp_rule
+                    .rule(decay(config.stdp_tau_post_slow_time_steps), a_plus * config.stdp_triplet_ratio),
             },
             inhibition: config.lateral_inhibition,
             weight_norm,
         };
         let (likelihood, alert) = config.score_stages();
         Ok(AssetModel {
+            version: StateVersion,
             frontends: channels.iter().map(|c| FrontEnd::new(c.kind)).collect(),
             seen: vec![false; channels.len()],
             fresh: vec![false; channels.len()],
@@ -323,6 +360,8 @@ impl AssetModel {
             likelihood,
             alert,
             ready_steps: 0,
+            rewarded_steps: 0,
+            last_win: vec![0; config.neurons],
             phase: Phase::Learning,
             counters: Counters::default(),
             last: LastScores { score: 0.0, onset: 0.0, raw: 0.0, health: 100.0 },
@@ -367,6 +406,23 @@ impl AssetModel {
     /// The score at which an alert is raised.
     pub fn raise_level(&self) -> f32 {
         self.config.alert_raise_level
+    }
+
+    /// Operator feedback, "this is normal": the open alert (if any) resolves at `t`, the current
+    /// behaviour joins what the model holds as normal, and the next `feedback_learning_steps`
+    /// frames raise nothing and teach the model as warm-up does (full-rate STDP, new prototypes
+    /// where nothing matches, replacing the longest-idle one when the layer is full): the
+    /// feedback is the reward that lets what was judged anomalous teach the model. Ignored during
+    /// warm-up, which learns everything anyway.
+    pub fn accept_as_normal(&mut self, t: Timestamp) -> Option<AlertEvent> {
+        if self.phase == Phase::Learning {
+            return None;
+        }
+        self.likelihood.accept_recent_as_normal();
+        self.rewarded_steps = self.config.feedback_learning_steps;
+        let was_open = self.alert.close();
+        self.phase = Phase::Monitoring;
+        was_open.then_some(AlertEvent::Resolved { t })
     }
 
     /// Feed one reading of one channel. Never fails: an unknown channel, a reading of the wrong
@@ -437,6 +493,9 @@ impl AssetModel {
         // Test, then train: the score is computed before this step can teach the model.
         let similarity = self.layer.similarities(&rates);
         let best = best_of(&self.layer.used, &similarity);
+        if let Some((j, _)) = best {
+            self.last_win[j] = self.ready_steps;
+        }
         let novelty = 1.0 - best.map_or(0.0, |(_, c)| c);
         let surprise = self.sequence.surprise(&self.layer, &rates);
         let w = self.config.surprise_weight;
@@ -474,7 +533,10 @@ impl AssetModel {
             (mean, mean, mean)
         };
         let (raise, resolve) = (self.config.alert_raise_level, self.config.alert_resolve_level);
-        let alert = match self.alert.update(opening, score, raise, resolve) {
+        // For a while after an operator said the current behaviour is normal, it raises nothing.
+        let rewarded = self.rewarded_steps > 0;
+        self.rewarded_steps = self.rewarded_steps.saturating_sub(1);
+        let alert = match self.alert.update(if rewarded { 0.0 } else { opening }, score, raise, resolve) {
             Some(Transition::Raise) => {
                 let severity = if opening >= (2.0 * raise).min(1.0) { Severity::Critical } else { Severity::Warning };
                 let evidence = best.map(|(j, _)| self.evidence(j)).unwrap_or_default();
@@ -484,9 +546,24 @@ impl AssetModel {
             None => None,
         };
         self.phase = if self.alert.is_open() { Phase::Alerting } else { Phase::Monitoring };
-        // Plasticity is gated: only steps judged normal teach the model.
-        let learn = self.phase == Phase::Monitoring && score < resolve;
-        let rate = if learn { self.config.monitoring_learning_scale } else { 0.0 };
+        // Plasticity is gated: only steps judged normal teach the model, or, for a while after an
+        // operator said so, whatever the asset now does, at the warm-up rate.
+        let learn = self.phase == Phase::Monitoring && (rewarded || score < resolve);
+        // A step judged normal that no prototype quite matches, but that is close to one, is a
+        // variation of normal the model has not seen yet. A wholly new pattern is not taken on
+        // trust: the likelihood's short-term mean needs a few steps to judge it, and a fault's first
+        // steps must not become prototypes. After operator feedback, any pattern is.
+        let teachable = |c: f32| {
+            c < self.config.recruit_below_cosine && (rewarded || c >= self.config.monitoring_recruit_above_cosine)
+        };
+        if learn && best.is_none_or(|(_, c)| teachable(c)) {
+            self.recruit_or_replace_stalest(&rates);
+        }
+        let rate = match (learn, rewarded) {
+            (false, _) => 0.0,
+            (true, true) => 1.0,
+            (true, false) => self.config.monitoring_learning_scale,
+        };
         let activity = self.backend.run_window(&mut self.layer, &raster, rate);
         let spikes = self.count(&activity);
         if learn {
@@ -497,6 +574,18 @@ impl AssetModel {
         }
         let health = (100.0 - 50.0 * score / raise).clamp(0.0, 100.0);
         StepOutcome { score, onset, raw, health, phase: self.phase, spikes, dropped: false, alert }
+    }
+
+    /// Recruits a neuron for `rates`; when every neuron is in use, the one that has gone longest
+    /// without winning gives up its prototype (the behaviour it stood for is the oldest news).
+    fn recruit_or_replace_stalest(&mut self, rates: &[f32]) {
+        if self.layer.used.iter().all(|&u| u) {
+            let stalest = (0..self.layer.used.len()).min_by_key(|&j| self.last_win[j]).unwrap_or(0);
+            self.layer.used[stalest] = false;
+        }
+        if let Some(j) = self.layer.recruit(rates) {
+            self.last_win[j] = self.ready_steps;
+        }
     }
 
     /// The input rate vector: per feature, the population code of its z-score, then the delta

@@ -157,7 +157,14 @@ pub(crate) mod tests {
             neurons,
             steps_per_window: 20,
             lif: LifParams { decay: 0.9, threshold: 1.0, reset: 0.0, theta_plus: 0.0, theta_decay: 1.0 },
-            stdp: StdpParams { a_plus: 0.01, a_minus: 0.005, pre_decay: 0.8, post_decay: 0.8, w_max: 1.0 },
+            stdp: StdpParams {
+                a_plus: 0.01,
+                a_minus: 0.005,
+                pre_decay: 0.8,
+                post_decay: 0.8,
+                w_max: 1.0,
+                rule: crate::stdp::StdpRule::Pair,
+            },
             inhibition: 0.5,
             weight_norm: 1.0,
         }

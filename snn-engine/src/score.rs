@@ -42,6 +42,15 @@ impl AlertMachine {
         self.open
     }
 
+    /// Closes the alert without waiting (operator feedback); true when one was open.
+    pub fn close(&mut self) -> bool {
+        let was_open = self.open;
+        self.open = false;
+        self.run = 0;
+        self.settled = 0;
+        was_open
+    }
+
     /// Feeds one step's scores.
     pub fn update(&mut self, new: f32, from_normal: f32, high: f32, low: f32) -> Option<Transition> {
         if !self.open {

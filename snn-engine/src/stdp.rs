@@ -1,4 +1,5 @@
-//! Pair-based spike-timing-dependent plasticity with exponential traces, and weight normalisation.
+//! Spike-timing-dependent plasticity with exponential traces (pair-based, or triplet as an
+//! option), and weight normalisation.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,8 @@ use serde::{Deserialize, Serialize};
 /// With `a_minus * tau_post < a_plus * tau_pre` the net change of a neuron that fires is
 /// proportional to each input's rate; normalising the row afterwards then moves the
 /// weights towards the input pattern, so a neuron's weights become a prototype of what it wins.
+///
+/// [`StdpRule::Triplet`] adds Pfister & Gerstner's post-post-pre term to the potentiation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StdpParams {
     /// Potentiation per unit of pre-trace at a post spike.
@@ -27,6 +30,70 @@ pub struct StdpParams {
     pub post_decay: f32,
     /// Upper weight bound.
     pub w_max: f32,
+    /// Pair-based (the default; checkpoints without the field restore as pair-based) or triplet.
+    #[serde(default)]
+    pub rule: StdpRule,
+}
+
+/// Which learning rule [`StdpParams`] describes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StdpRule {
+    /// Pair-based: potentiation `a_plus * x_i` at a post spike.
+    #[default]
+    Pair,
+    /// The minimal all-to-all triplet rule of Pfister & Gerstner 2006 ("Triplets of spikes in a
+    /// model of spike timing-dependent plasticity", J. Neurosci. 26(38); their minimal model,
+    /// with `A3- = 0`, so no slow pre-trace): each neuron keeps a second, slow post-trace `o2_j` (decay
+    /// `post_slow_decay` per time step, +1 per post spike), and a post spike potentiates by
+    /// `(a_plus + a3_plus * o2_j) * x_i`, with `o2_j` read just before the spike's own increment.
+    /// Depression stays the pair term `a_minus * y_j`. Potentiation so grows with the neuron's
+    /// recent firing rate: the frequency dependence of cortical plasticity (Sjöström, Turrigiano &
+    /// Nelson 2001) that the pair rule misses; with `a3_plus = 0` it is the pair rule.
+    Triplet {
+        /// Slow post-trace decay per time step, `exp(-1 / tau_post_slow_steps)`.
+        post_slow_decay: f32,
+        /// Extra potentiation per unit of pre-trace and of slow post-trace at a post spike.
+        a3_plus: f32,
+    },
+}
+
+impl StdpRule {
+    /// The kind of rule, as configured.
+    pub fn kind(&self) -> StdpRuleKind {
+        match self {
+            StdpRule::Pair => StdpRuleKind::Pair,
+            StdpRule::Triplet { .. } => StdpRuleKind::Triplet,
+        }
+    }
+}
+
+/// The name of a learning rule in configuration: `"pair"` or `"triplet"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StdpRuleKind {
+    /// [`StdpRule::Pair`].
+    #[default]
+    Pair,
+    /// [`StdpRule::Triplet`].
+    Triplet,
+}
+
+impl StdpRuleKind {
+    /// The rule of this kind; the triplet rule gets `post_slow_decay` and `a3_plus` (the pair
+    /// rule needs neither).
+    pub fn rule(self, post_slow_decay: f32, a3_plus: f32) -> StdpRule {
+        match self {
+            StdpRuleKind::Pair => StdpRule::Pair,
+            StdpRuleKind::Triplet => StdpRule::Triplet { post_slow_decay, a3_plus },
+        }
+    }
+}
+
+/// The potentiation amplitude of a post spike under the triplet rule: `a_plus + a3_plus * o2`,
+/// where `o2` is the neuron's slow post-trace from before the spike (see [`StdpRule::Triplet`]).
+pub fn triplet_amplitude(a_plus: f32, a3_plus: f32, post_slow: f32) -> f32 {
+    a_plus + a3_plus * post_slow
 }
 
 /// On a post spike: potentiate every synapse of the row by its pre-trace (synapses whose trace is
@@ -114,5 +181,26 @@ mod tests {
             }
             assert!(row.iter().all(|w| (0.0..=w_max).contains(w)), "{row:?}");
         }
+    }
+
+    #[test]
+    fn rule_kinds_build_their_rules_and_old_params_restore_as_pair() {
+        assert_eq!(StdpRuleKind::Pair.rule(0.9, 0.1), StdpRule::Pair);
+        let t = StdpRuleKind::Triplet.rule(0.9, 0.1);
+        assert_eq!(t, StdpRule::Triplet { post_slow_decay: 0.9, a3_plus: 0.1 });
+        assert_eq!(t.kind(), StdpRuleKind::Triplet);
+        assert_eq!(StdpRule::default().kind(), StdpRuleKind::Pair);
+        // Parameters saved before the rule existed have no `rule` field.
+        let old = r#"{"a_plus":0.01,"a_minus":0.005,"pre_decay":0.8,"post_decay":0.8,"w_max":1.0}"#;
+        assert_eq!(serde_json::from_str::<StdpParams>(old).unwrap().rule, StdpRule::Pair);
+        let p = StdpParams { a_plus: 0.01, a_minus: 0.005, pre_decay: 0.8, post_decay: 0.8, w_max: 1.0, rule: t };
+        assert_eq!(serde_json::from_str::<StdpParams>(&serde_json::to_string(&p).unwrap()).unwrap(), p);
+    }
+
+    #[test]
+    fn triplet_amplitude_adds_the_slow_trace_term() {
+        assert_eq!(triplet_amplitude(0.01, 0.02, 0.0), 0.01);
+        assert!((triplet_amplitude(0.01, 0.02, 2.5) - 0.06).abs() < 1e-7);
+        assert_eq!(triplet_amplitude(0.01, 0.0, 7.0), 0.01, "no triplet term: the pair amplitude");
     }
 }

@@ -151,7 +151,9 @@ fn faulty_asset_alerts_alone(services: Services, runtime: &tokio::runtime::Runti
         for asset in ASSETS {
             assert!(dom.contains(&format!("data-asset=\"{asset}\"")), "{asset} missing from the dashboard:\n{dom}");
         }
-        assert!(dom.contains(&format!("data-alert=\"{id}\"")) && dom.contains(&format!("data-ack=\"{id}\"")), "{dom}");
+        for button in ["data-alert", "data-ack", "data-normal"] {
+            assert!(dom.contains(&format!("{button}=\"{id}\"")), "{button} missing:\n{dom}");
+        }
         assert!(dom.contains("3 assets"), "summary line missing:\n{dom}");
         assert!(dom.contains("<span id=\"error\"></span>"), "the page reports an error:\n{dom}");
     }
@@ -160,6 +162,15 @@ fn faulty_asset_alerts_alone(services: Services, runtime: &tokio::runtime::Runti
     let (status, body) = server.try_request("POST", &format!("/api/v1/alerts/{id}/ack")).unwrap();
     assert_eq!(status, 200, "{body}");
     assert_ne!(server.get_json(&format!("/api/v1/alerts/{id}"))["state"], "open");
+
+    // The operator says the pump's behaviour is normal: its model learns it, and the alert resolves.
+    let (status, body) = server.try_request("POST", &format!("/api/v1/alerts/{id}/normal")).unwrap();
+    assert_eq!(status, 200, "{body}");
+    server.wait_for("the model to resolve the alert marked normal", Duration::from_secs(30), |s| {
+        (s.get_json(&format!("/api/v1/alerts/{id}"))["state"] == "resolved").then_some(())
+    });
+    let pump = server.get_json("/api/v1/assets/pump-3");
+    assert_eq!(pump["state"], "monitoring", "{pump}");
 
     let (status, _) = server.stop("TERM");
     assert!(status.success(), "spikewatch did not exit cleanly: {status}");

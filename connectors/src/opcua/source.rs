@@ -6,11 +6,14 @@ use crate::backoff::Backoff;
 use crate::backpressure::{DropOldestQueue, Forwarder};
 use crate::ingest::Ingest;
 use crate::mqtt::{SourceStats, jitter_seed, shutdown_requested};
-use ::opcua::client::{Client, ClientBuilder, DataChangeCallback, IdentityToken, MonitoredItem, Session};
+use ::opcua::client::transport::TcpConnector;
+use ::opcua::client::{
+    Client, ClientBuilder, DataChangeCallback, IdentityToken, MonitoredItem, Session, SessionEventLoop,
+};
 use ::opcua::types::{
     AttributeId, DataChangeFilter, DataChangeTrigger, DataValue, DeadbandType, ExtensionObject,
     MonitoredItemCreateRequest, MonitoringMode, MonitoringParameters, QualifiedName, ReadValueId, StatusCode,
-    TimestampsToReturn, UserTokenPolicy,
+    TimestampsToReturn,
 };
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -30,6 +33,8 @@ const NOTIFICATION_QUEUE: usize = 8192;
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How often the client reads the server state to detect a dead connection without a TCP error.
+/// On a silent cut (no FIN or RST) each read waits out the 10 s request timeout, and the session
+/// ends after 3 failed reads and an unanswered close: about 45 s (tests/opcua_e2e.rs measures it).
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 /// Connects, creates one subscription with a monitored item per configured node, converts every
@@ -145,17 +150,11 @@ async fn run_session(
     shutdown: &mut watch::Receiver<bool>,
 ) -> SessionEnd {
     let url = ctx.config.endpoint_url.as_str();
-    let endpoint = (
-        url,
-        ctx.config.security_policy.to_opcua().to_uri(),
-        ctx.config.security_mode.to_opcua(),
-        UserTokenPolicy::anonymous(),
-    );
     let identity = match (&ctx.config.username, &ctx.config.password) {
         (Some(user), password) => IdentityToken::new_user_name(user.as_str(), password.clone().unwrap_or_default()),
         (None, _) => IdentityToken::Anonymous,
     };
-    let connect = tokio::time::timeout(SETUP_TIMEOUT, client.connect_to_matching_endpoint(endpoint, identity));
+    let connect = tokio::time::timeout(SETUP_TIMEOUT, connect(client, ctx.config, identity));
     let (session, event_loop) = tokio::select! {
         biased;
         () = shutdown_requested(shutdown) => return SessionEnd::Shutdown,
@@ -208,6 +207,29 @@ async fn run_session(
         }
         code = &mut event_loop.0 => SessionEnd::Failed(format!("session to `{url}` lost: {}", status(code))),
     }
+}
+
+/// Asks the server for its endpoints, picks the one with the configured policy and mode, and
+/// opens a session to it at `endpoint_url` itself. async-opcua's `connect_to_matching_endpoint`
+/// keeps the port the server advertises (it only swaps the host), which a server behind NAT, a
+/// container port mapping or a TCP proxy cannot be reached on; the path must match anyway.
+async fn connect(
+    client: &mut Client,
+    config: &OpcUaConfig,
+    identity: IdentityToken,
+) -> Result<(Arc<Session>, SessionEventLoop<TcpConnector>), ::opcua::types::Error> {
+    let url = config.endpoint_url.as_str();
+    let policy = config.security_policy.to_opcua();
+    let mode = config.security_mode.to_opcua();
+    let endpoints = client.get_server_endpoints_from_url(url).await?;
+    let mut endpoint = Client::find_matching_endpoint(&endpoints, url, policy, mode).ok_or_else(|| {
+        ::opcua::types::Error::new(
+            StatusCode::BadTcpEndpointUrlInvalid,
+            format!("the server offers no endpoint with policy {policy} and mode {mode} at `{url}`"),
+        )
+    })?;
+    endpoint.endpoint_url = url.into();
+    client.connect_to_endpoint_directly(endpoint, identity)
 }
 
 fn status(joined: Result<StatusCode, tokio::task::JoinError>) -> String {

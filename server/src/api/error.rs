@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 pub enum ApiError {
     NotFound(String),
     BadRequest(String),
+    /// The request does not fit the resource's state.
+    Conflict(String),
     /// The database did not answer; the request may succeed later.
     Unavailable(StoreError),
 }
@@ -20,6 +22,7 @@ impl ApiError {
         match self {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.clone()),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

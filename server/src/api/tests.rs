@@ -4,21 +4,37 @@ use super::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use snn_engine::{AlertReport, ChannelId, FeatureDeviation, Severity};
+use snn_engine::{AlertReport, ChannelId, ChannelKind, FeatureDeviation, Severity};
 use tower::ServiceExt;
 
+/// The API over a real in-memory SQLite store and a real pipeline of two assets (idle: no source feeds it).
 async fn state() -> AppState {
     let metrics = Arc::new(Metrics::new());
-    AppState {
+    let mut config = crate::config::Config::default();
+    let channel = |id: &str, kind| crate::config::ChannelConfig { id: ChannelId::from(id), kind };
+    config.assets = vec![
+        crate::config::AssetConfig {
+            id: AssetId::from("pump-1"),
+            channels: vec![channel("vibration", ChannelKind::Window)],
+        },
+        crate::config::AssetConfig {
+            id: AssetId::from("pump-2"),
+            channels: vec![channel("vibration", ChannelKind::Window), channel("temperature", ChannelKind::Scalar)],
+        },
+    ];
+    let pipeline = crate::pipeline::Pipeline::start(&config, metrics.clone()).unwrap();
+    let state = AppState {
         store: AlertStore::connect("sqlite::memory:", 1).await.unwrap(),
-        board: Arc::new(StatusBoard::new([
-            (AssetId::from("pump-1"), vec![ChannelId::from("vibration")]),
-            (AssetId::from("pump-2"), vec![ChannelId::from("vibration"), ChannelId::from("temperature")]),
-        ])),
-        rejects: Arc::new(RejectLog::new(metrics.clone())),
+        board: pipeline.board.clone(),
+        rejects: pipeline.rejects.clone(),
         metrics,
         source_stats: Arc::new(SourceStats::default()),
-    }
+        feedback: pipeline.feedback.clone(),
+    };
+    // The pipeline runs as long as the test does: its ingest queue is never closed.
+    std::mem::forget(pipeline.ingest);
+    std::mem::forget(pipeline.events);
+    state
 }
 
 async fn call(state: &AppState, method: &str, uri: &str) -> (StatusCode, serde_json::Value) {
@@ -117,6 +133,8 @@ async fn bad_requests_get_json_errors_with_stable_codes() {
         ("GET", "/api/v1/alerts?colour=red", StatusCode::BAD_REQUEST, "bad_request"),
         ("POST", "/api/v1/alerts/abc/ack", StatusCode::BAD_REQUEST, "bad_request"),
         ("POST", "/api/v1/alerts/999/ack", StatusCode::NOT_FOUND, "not_found"),
+        ("POST", "/api/v1/alerts/abc/normal", StatusCode::BAD_REQUEST, "bad_request"),
+        ("POST", "/api/v1/alerts/999/normal", StatusCode::NOT_FOUND, "not_found"),
         ("GET", "/api/v1/alerts/999", StatusCode::NOT_FOUND, "not_found"),
         ("GET", "/api/v2/anything", StatusCode::NOT_FOUND, "not_found"),
     ] {
@@ -166,4 +184,23 @@ async fn health_metrics_rejects_and_dashboard() {
     let (status, page) = call(&state, "GET", "/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.as_str().unwrap().contains("<title>spikewatch</title>"));
+}
+
+#[tokio::test]
+async fn marking_an_alert_normal_acknowledges_it_and_reaches_the_model() {
+    let state = state().await;
+    let id = raise(&state, "pump-2", 1_700_000_000_000_000).await;
+    let (status, alert) = call(&state, "POST", &format!("/api/v1/alerts/{id}/normal")).await;
+    assert_eq!((status, alert["state"].as_str()), (StatusCode::OK, Some("acknowledged")), "{alert}");
+
+    // A resolved alert's behaviour is over: there is nothing left to accept.
+    state.store.resolve_alert(id, Timestamp(1_700_000_001_000_000)).await.unwrap();
+    let (status, body) = call(&state, "POST", &format!("/api/v1/alerts/{id}/normal")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{body}");
+
+    // An alert of an asset the pipeline does not run cannot teach any model.
+    let orphan = raise(&state, "pump-9", 1_700_000_002_000_000).await;
+    let (status, body) = call(&state, "POST", &format!("/api/v1/alerts/{orphan}/normal")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("pump-9"), "{body}");
 }

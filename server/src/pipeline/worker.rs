@@ -13,6 +13,15 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
+/// What a worker is asked to do.
+#[derive(Debug)]
+pub enum WorkItem {
+    /// Step the asset's model with this reading.
+    Sample(Sample),
+    /// An operator said the asset's current behaviour is normal.
+    AcceptAsNormal { asset: AssetId, t: Timestamp },
+}
+
 /// What the workers tell the alert sink.
 #[derive(Debug)]
 pub enum PipelineEvent {
@@ -46,16 +55,39 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Steps every sample from `rx` until the queue closes.
-    pub fn run(mut self, mut rx: mpsc::Receiver<Sample>) {
+    /// Does every item from `rx` until the queue closes.
+    pub fn run(mut self, mut rx: mpsc::Receiver<WorkItem>) {
         let depth = self.metrics.queue_depth.with_label_values(&[&self.name]);
-        while let Some(sample) = rx.blocking_recv() {
+        while let Some(item) = rx.blocking_recv() {
             depth.set(rx.len() as i64);
-            if let Err(rejection) = self.process(sample) {
-                self.rejects.record(&rejection);
+            match item {
+                WorkItem::Sample(sample) => {
+                    if let Err(rejection) = self.process(sample) {
+                        self.rejects.record(&rejection);
+                    }
+                }
+                WorkItem::AcceptAsNormal { asset, t } => self.accept_as_normal(asset, t),
             }
         }
         depth.set(0);
+    }
+
+    /// Passes an operator's "this is normal" to the asset's model; an alert it closes is resolved.
+    fn accept_as_normal(&mut self, asset: AssetId, t: Timestamp) {
+        let Some(slot) = self.slots.get_mut(&asset) else { return };
+        let resolved = slot.model.accept_as_normal(t);
+        tracing::info!(asset = %asset, "operator feedback: current behaviour is normal");
+        self.board.update(&asset, |status| status.phase = slot.model.phase());
+        if let Some(AlertEvent::Resolved { t }) = resolved {
+            self.send(PipelineEvent::Resolved { asset, t });
+        }
+    }
+
+    fn send(&self, event: PipelineEvent) {
+        // A full alert queue makes this worker wait: alerts are never dropped.
+        if self.events.blocking_send(event).is_err() {
+            tracing::error!("alert sink stopped; an alert event was not delivered");
+        }
     }
 
     fn process(&mut self, sample: Sample) -> Result<(), Rejection> {
@@ -119,10 +151,7 @@ impl Worker {
             }
             None => return Ok(()),
         };
-        // A full alert queue makes this worker wait: alerts are never dropped.
-        if self.events.blocking_send(event).is_err() {
-            tracing::error!("alert sink stopped; an alert event was not delivered");
-        }
+        self.send(event);
         Ok(())
     }
 }

@@ -188,6 +188,17 @@ fn state_round_trips_through_serde_and_resumes_identically() {
     }
 }
 
+#[test]
+fn a_checkpoint_of_another_version_is_refused_by_name() {
+    let json = serde_json::to_value(model(4)).unwrap();
+    assert_eq!(json["version"], STATE_VERSION);
+    let mut old = json.clone();
+    old["version"] = serde_json::json!(STATE_VERSION + 1);
+    let err = serde_json::from_value::<AssetModel>(old).unwrap_err().to_string();
+    assert!(err.contains("cannot be restored by this build"), "{err}");
+    assert!(serde_json::from_value::<AssetModel>(json).is_ok());
+}
+
 /// The headline scenario (see `Plant`): warm-up, a long normal stretch, then a growing fault.
 fn scenario(fault_amplitude: f64) -> (AssetModel, Vec<(u64, StepOutcome)>) {
     scenario_with(fault_amplitude, ModelConfig::default())
@@ -353,4 +364,38 @@ fn familiar_values_in_an_unfamiliar_order_are_novel() {
     }
     let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
     assert!(mean(&scrambled) > 3.0 * mean(&normal), "normal {} scrambled {}", mean(&normal), mean(&scrambled));
+}
+
+#[test]
+fn operator_feedback_closes_the_alert_and_teaches_the_new_normal() {
+    // The boiler's wave moves 20 units up and stays there: an alert opens and, the change being
+    // far from normal, stays open.
+    let shifted = |m: &mut AssetModel, rng: &mut SplitMix64, from: u64, n: u64| -> Vec<StepOutcome> {
+        (from..from + n)
+            .map(|i| {
+                let v = 70.0 + 5.0 * (i as f64 * 0.2).sin() + 0.2 * rng.next_gaussian();
+                m.step(&temp(), Timestamp(i as i64 * 1_000_000), &Reading::Scalar(v))
+            })
+            .collect()
+    };
+    let (mut m, mut rng) = sine_model(ModelConfig::default(), 300);
+    let before = shifted(&mut m, &mut rng, 300, 50);
+    assert!(before.iter().any(|o| matches!(o.alert, Some(AlertEvent::Raised(_)))));
+    assert_eq!(m.phase(), Phase::Alerting);
+    let mut untold = m.clone();
+
+    let resolved = m.accept_as_normal(Timestamp(350_000_000));
+    assert_eq!(resolved, Some(AlertEvent::Resolved { t: Timestamp(350_000_000) }));
+    assert_eq!(m.phase(), Phase::Monitoring);
+    let after = shifted(&mut m, &mut rng.clone(), 350, 150);
+    assert!(after.iter().all(|o| o.alert.is_none()), "the accepted behaviour alerted again");
+    let mean_raw = |o: &[StepOutcome]| o.iter().map(|o| o.raw).sum::<f32>() / o.len() as f32;
+    assert!(mean_raw(&after[100..]) < 0.5 * mean_raw(&before[10..]), "the new level was not learned");
+
+    // Without the feedback the same stretch keeps the alert open.
+    shifted(&mut untold, &mut rng, 350, 150);
+    assert_eq!(untold.phase(), Phase::Alerting);
+    // Feedback during warm-up changes nothing.
+    let (mut young, _) = sine_model(ModelConfig::default(), 10);
+    assert_eq!(young.accept_as_normal(Timestamp(0)), None);
 }
