@@ -253,7 +253,7 @@ fn parse_row(
 }
 
 /// "YYYY-MM-DD HH:MM:SS" (optionally with `T` and fractional seconds), read as UTC.
-fn parse_time(s: &str) -> Option<Timestamp> {
+pub fn parse_time(s: &str) -> Option<Timestamp> {
     ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())

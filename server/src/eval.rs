@@ -165,13 +165,8 @@ pub fn progress(total: u64, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-/// Parses "YYYY-MM-DD HH:MM:SS[.ffffff]" (or with `T`) as UTC microseconds.
-pub fn parse_time(s: &str) -> Option<Timestamp> {
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s.trim(), f).ok())
-        .map(|dt| Timestamp(dt.and_utc().timestamp_micros()))
-}
+/// The benchmarks' "YYYY-MM-DD HH:MM:SS[.ffffff]" times, read as replay reads them.
+pub use connectors::replay::parse_time;
 
 /// Formats a timestamp as "YYYY-MM-DD HH:MM:SS".
 pub fn format_time(t: Timestamp) -> String {

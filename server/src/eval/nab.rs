@@ -29,7 +29,7 @@ pub fn parse_nab(key: &str, text: &str) -> anyhow::Result<NabFile> {
     let mut file = NabFile { key: key.to_owned(), stamps: Vec::new(), rows: Vec::new() };
     for (n, line) in lines.enumerate() {
         let (ts, v) = line.split_once(',').with_context(|| format!("`{key}` row {}: no comma", n + 2))?;
-        let t = parse_time(ts).with_context(|| format!("`{key}` row {}: bad timestamp {ts:?}", n + 2))?;
+        let t = parse_time(ts.trim()).with_context(|| format!("`{key}` row {}: bad timestamp {ts:?}", n + 2))?;
         let v: f64 = v.trim().parse().with_context(|| format!("`{key}` row {}: bad value {v:?}", n + 2))?;
         file.stamps.push(ts.trim().to_owned());
         file.rows.push((t, vec![v]));
@@ -46,7 +46,7 @@ pub fn read_windows(path: &Path) -> anyhow::Result<BTreeMap<String, Vec<(i64, i6
         .map(|(k, ws)| {
             let limits = ws
                 .iter()
-                .map(|[a, b]| match (parse_time(a), parse_time(b)) {
+                .map(|[a, b]| match (parse_time(a.trim()), parse_time(b.trim())) {
                     (Some(a), Some(b)) => Ok((a.0, b.0)),
                     _ => anyhow::bail!("`{k}`: bad window [{a}, {b}]"),
                 })

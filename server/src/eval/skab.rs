@@ -51,7 +51,7 @@ pub fn parse_skab(key: &str, text: &str) -> anyhow::Result<SkabRun> {
             cells.len(),
             header.len()
         );
-        let t = parse_time(cells[0]).with_context(|| format!("`{key}` row {}: bad datetime", n + 2))?;
+        let t = parse_time(cells[0].trim()).with_context(|| format!("`{key}` row {}: bad datetime", n + 2))?;
         let values = sensors
             .iter()
             .map(|&i| {
