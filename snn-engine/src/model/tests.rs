@@ -308,11 +308,24 @@ fn sine_model(config: ModelConfig, n: u64) -> (AssetModel, SplitMix64) {
     let ch = vec![ChannelSpec { id: temp(), kind: ChannelKind::Scalar }];
     let mut m = AssetModel::new(AssetId::from("boiler"), ch, config, 3).unwrap();
     let mut rng = SplitMix64::new(5);
-    for i in 0..n {
-        let v = 50.0 + 5.0 * (i as f64 * 0.2).sin() + 0.2 * rng.next_gaussian();
-        m.step(&temp(), Timestamp(i as i64 * 1_000_000), &Reading::Scalar(v));
-    }
+    wave(&mut m, &mut rng, 50.0, 0, n);
     (m, rng)
+}
+
+/// Steps `n` readings of the boiler's noisy sine around `level`, one a second from second `from`.
+fn wave(m: &mut AssetModel, rng: &mut SplitMix64, level: f64, from: u64, n: u64) -> Vec<StepOutcome> {
+    (from..from + n)
+        .map(|i| {
+            let v = level + 5.0 * (i as f64 * 0.2).sin() + 0.2 * rng.next_gaussian();
+            m.step(&temp(), Timestamp(i as i64 * 1_000_000), &Reading::Scalar(v))
+        })
+        .collect()
+}
+
+fn triplet() -> ModelConfig {
+    let config: ModelConfig = serde_json::from_str(r#"{"stdp_rule": "triplet"}"#).unwrap();
+    assert_eq!(config.stdp_rule, crate::stdp::StdpRuleKind::Triplet);
+    config
 }
 
 #[test]
@@ -350,34 +363,54 @@ fn a_value_outside_the_learned_range_is_fully_anomalous_and_raises_an_alert() {
 #[test]
 fn familiar_values_in_an_unfamiliar_order_are_novel() {
     // The sine's values, but jumping back and forth instead of flowing: the lags and slope no
-    // longer match any prototype even though every value is in range.
-    let (mut m, mut rng) = sine_model(ModelConfig::default(), 400);
-    let mut normal = Vec::new();
-    for i in 400..440u64 {
-        let v = 50.0 + 5.0 * (i as f64 * 0.2).sin() + 0.2 * rng.next_gaussian();
-        normal.push(m.step(&temp(), Timestamp(i as i64 * 1_000_000), &Reading::Scalar(v)).raw);
+    // longer match any prototype even though every value is in range. Either learning rule.
+    for config in [ModelConfig::default(), triplet()] {
+        let (mut m, mut rng) = sine_model(config, 400);
+        let normal: Vec<f32> = wave(&mut m, &mut rng, 50.0, 400, 40).iter().map(|o| o.raw).collect();
+        let mut scrambled = Vec::new();
+        for i in 440..460u64 {
+            let v = if i % 2 == 0 { 54.0 } else { 46.0 };
+            scrambled.push(m.step(&temp(), Timestamp(i as i64 * 1_000_000), &Reading::Scalar(v)).raw);
+        }
+        let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
+        assert!(mean(&scrambled) > 3.0 * mean(&normal), "normal {} scrambled {}", mean(&normal), mean(&scrambled));
     }
-    let mut scrambled = Vec::new();
-    for i in 440..460u64 {
-        let v = if i % 2 == 0 { 54.0 } else { 46.0 };
-        scrambled.push(m.step(&temp(), Timestamp(i as i64 * 1_000_000), &Reading::Scalar(v)).raw);
-    }
-    let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
-    assert!(mean(&scrambled) > 3.0 * mean(&normal), "normal {} scrambled {}", mean(&normal), mean(&scrambled));
+}
+
+#[test]
+fn a_triplet_model_is_deterministic_and_learns_something_else_than_the_pair_model() {
+    let (mut a, mut b, mut pair) =
+        (sine_model(triplet(), 0).0, sine_model(triplet(), 0).0, sine_model(ModelConfig::default(), 0).0);
+    let oa = wave(&mut a, &mut SplitMix64::new(5), 50.0, 0, 400);
+    let ob = wave(&mut b, &mut SplitMix64::new(5), 50.0, 0, 400);
+    let op = wave(&mut pair, &mut SplitMix64::new(5), 50.0, 0, 400);
+    assert_eq!(oa, ob);
+    assert!(a == b, "final states differ");
+    assert_eq!(a.phase(), Phase::Monitoring);
+    assert!(a.prototypes() > 0 && a.counters().output_spikes > 0, "{:?}", a.counters());
+    assert!(oa.iter().all(|o| o.alert.is_none()), "normal running raised an alert");
+    // The rule reaches the weights: the learned prototypes, and so the novelty scores, differ.
+    assert!(oa.iter().zip(&op).any(|(t, p)| t.raw.to_bits() != p.raw.to_bits()));
+    // The rule is part of the state: a restored triplet model resumes identically.
+    let mut restored: AssetModel = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+    assert!(restored == a);
+    let (mut ra, mut rb) = (SplitMix64::new(6), SplitMix64::new(6));
+    assert_eq!(wave(&mut a, &mut ra, 50.0, 400, 20), wave(&mut restored, &mut rb, 50.0, 400, 20));
+}
+
+#[test]
+fn a_triplet_model_detects_the_bearing_fault_without_false_alarms() {
+    let (_, out) = scenario_with(1.5, triplet());
+    let fault_tick = 120 + 450;
+    let first = raised(&out).first().expect("the fault raises an alert").0;
+    assert!((fault_tick..fault_tick + 40).contains(&first), "first alert at tick {first}, fault from {fault_tick}");
 }
 
 #[test]
 fn operator_feedback_closes_the_alert_and_teaches_the_new_normal() {
     // The boiler's wave moves 20 units up and stays there: an alert opens and, the change being
     // far from normal, stays open.
-    let shifted = |m: &mut AssetModel, rng: &mut SplitMix64, from: u64, n: u64| -> Vec<StepOutcome> {
-        (from..from + n)
-            .map(|i| {
-                let v = 70.0 + 5.0 * (i as f64 * 0.2).sin() + 0.2 * rng.next_gaussian();
-                m.step(&temp(), Timestamp(i as i64 * 1_000_000), &Reading::Scalar(v))
-            })
-            .collect()
-    };
+    let shifted = |m: &mut AssetModel, rng: &mut SplitMix64, from: u64, n: u64| wave(m, rng, 70.0, from, n);
     let (mut m, mut rng) = sine_model(ModelConfig::default(), 300);
     let before = shifted(&mut m, &mut rng, 300, 50);
     assert!(before.iter().any(|o| matches!(o.alert, Some(AlertEvent::Raised(_)))));
