@@ -552,7 +552,8 @@ impl AssetModel {
         // A step judged normal that no prototype quite matches, but that is close to one, is a
         // variation of normal the model has not seen yet. A wholly new pattern is not taken on
         // trust: the likelihood's short-term mean needs a few steps to judge it, and a fault's first
-        // steps must not become prototypes. After operator feedback, any pattern is.
+        // steps must not become prototypes. By default (`monitoring_recruit_above_cosine` = 1) only
+        // operator feedback recruits in monitoring, and then any pattern.
         let teachable = |c: f32| {
             c < self.config.recruit_below_cosine && (rewarded || c >= self.config.monitoring_recruit_above_cosine)
         };
