@@ -29,16 +29,16 @@ pub enum Benchmark {
     Femto,
 }
 
-/// `spikewatch eval <benchmark> --data DIR [--out OUT]`.
+/// `spikewatch eval <benchmark> --data DIR [--out OUT]` (`spikewatch eval plant` needs no data).
 #[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
     /// The benchmark.
     #[arg(value_enum)]
     pub benchmark: Benchmark,
-    /// The benchmark's data folder.
+    /// The benchmark's data folder (every benchmark but `plant`).
     #[arg(long)]
-    pub data: PathBuf,
-    /// Where per-row results are written (NAB, SKAB); default: a temporary folder.
+    pub data: Option<PathBuf>,
+    /// Where per-row results are written (NAB, SKAB, FEMTO); default: a temporary folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// A spikewatch config file whose `[model]` section (and `pipeline.seed`) replace the defaults;
@@ -88,11 +88,12 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("spikewatch-eval-{:?}", args.benchmark).to_lowercase()));
     let started = std::time::Instant::now();
     let mut stdout = std::io::stdout().lock();
+    let data = || args.data.as_deref().context("--data is required for this benchmark");
     match args.benchmark {
-        Benchmark::Nab => nab::run(&args.data, &out, &model, seed, &mut stdout)?,
-        Benchmark::Skab => skab::run(&args.data, &out, &model, seed, &mut stdout)?,
-        Benchmark::Cwru => cwru::run(&args.data, &model, seed, &mut stdout)?,
-        Benchmark::Femto => femto::run(&args.data, &model, seed, &mut stdout)?,
+        Benchmark::Nab => nab::run(data()?, &out, &model, seed, &mut stdout)?,
+        Benchmark::Skab => skab::run(data()?, &out, &model, seed, &mut stdout)?,
+        Benchmark::Cwru => cwru::run(data()?, &model, seed, &mut stdout)?,
+        Benchmark::Femto => femto::run(data()?, &out, &model, seed, &mut stdout)?,
     }
     eprintln!("eval took {:.1} s", started.elapsed().as_secs_f64());
     Ok(())

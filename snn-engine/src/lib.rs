@@ -24,6 +24,7 @@ pub mod encoder;
 pub mod frontend;
 pub mod lif;
 pub mod likelihood;
+pub mod limits;
 pub mod model;
 pub mod network;
 pub mod normalise;

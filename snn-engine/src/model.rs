@@ -10,6 +10,7 @@ use crate::encoder::{DeltaEncoder, PopulationEncoder, rates_to_raster};
 use crate::frontend::{FrontEnd, FrontEndParams, WindowParams};
 use crate::lif::LifParams;
 use crate::likelihood::AnomalyLikelihood;
+use crate::limits::ConditionLimits;
 use crate::network::best_of;
 use crate::network::{Layer, LayerSpec};
 use crate::normalise::Normaliser;
@@ -129,7 +130,8 @@ pub struct AlertReport {
     pub score: f32,
     /// The raise level it crossed.
     pub threshold: f32,
-    /// Features furthest from the best-matching learned prototype, most deviant first, at most 8.
+    /// Features furthest from the best-matching learned prototype, most deviant first, at most 8;
+    /// first, when the alert is a condition-limit breach, the feature furthest above its limit.
     pub evidence: Vec<FeatureDeviation>,
 }
 
@@ -142,15 +144,17 @@ pub struct FeatureDeviation {
     pub feature: String,
     /// Latest value, in the feature's units.
     pub observed: f64,
-    /// Value decoded from the best-matching prototype, in the feature's units.
+    /// Value decoded from the best-matching prototype, in the feature's units; for a feature above
+    /// its condition limit (listed first), its warm-up mean.
     pub expected: f64,
-    /// `(observed - expected) / std`, with the feature's learned (floored) standard deviation.
+    /// `(observed - expected) / std`, with the feature's learned (floored) standard deviation (its
+    /// warm-up one for a condition limit).
     pub deviation_sigma: f64,
 }
 
 /// Layout version of a serialised [`AssetModel`]; bump it whenever the model's state changes shape
 /// or meaning, so an old checkpoint is refused by name instead of restoring a different model.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
 /// The version tag of a serialised model: written as [`STATE_VERSION`], read only if equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +250,8 @@ pub struct AssetModel {
     ranges: Vec<RangeBreakout>,
     /// A scalar value left its channel's range (by more than the margin) in the current frame.
     breakout: bool,
+    /// Fixed upper limits on the window channels' features.
+    limits: ConditionLimits,
     /// Raw features, sample-and-hold.
     features: Vec<f64>,
 
@@ -332,6 +338,19 @@ impl AssetModel {
             weight_norm,
         };
         let (likelihood, alert) = config.score_stages();
+        let window_features = channels
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.kind == ChannelKind::Window)
+            .flat_map(|(i, _)| offsets[i]..offsets[i + 1])
+            .collect();
+        // A breach clears as an alert resolves: after `resolve_after` frames back inside.
+        let limits = ConditionLimits::new(
+            window_features,
+            config.condition_limit_sigmas,
+            config.condition_limit_hold_frames,
+            config.resolve_after,
+        );
         Ok(AssetModel {
             version: StateVersion,
             frontends: channels.iter().map(|c| FrontEnd::new(c.kind)).collect(),
@@ -339,6 +358,7 @@ impl AssetModel {
             fresh: vec![false; channels.len()],
             ranges: vec![RangeBreakout::new(config.range_breakout_margin); channels.len()],
             breakout: false,
+            limits,
             features: vec![0.0; n_features],
             normaliser: Normaliser::new(
                 n_features,
@@ -519,6 +539,7 @@ impl AssetModel {
             }
             if self.ready_steps >= warmup {
                 self.phase = Phase::Monitoring;
+                self.limits.set(|f| (self.normaliser.mean(f), self.normaliser.std(f)));
             }
             return StepOutcome { raw, spikes, ..StepOutcome::quiet(self.phase) };
         }
@@ -526,12 +547,28 @@ impl AssetModel {
         let judged = self.likelihood.update(raw, self.phase != Phase::Alerting);
         // `score` says how far from normal the asset is (it stays high while a fault lasts);
         // `opening` whether this is a new departure (what raises an alert).
-        let (score, opening, onset) = if self.config.likelihood {
+        let (mut score, mut opening, onset) = if self.config.likelihood {
             (judged.versus_normal, judged.log_likelihood, judged.onset)
         } else {
             let mean = judged.short_mean as f32;
             (mean, mean, mean)
         };
+        // A machine above its condition limits is as far from normal as it gets: a breach raises an
+        // alert and keeps it open. Whether the breach is new is still the likelihood's call, so a
+        // breach that has become how the machine runs settles (and the limits move up to it). While
+        // an operator's "this is normal" teaches the model, the limits take the new condition in.
+        let exceeded = if self.rewarded_steps > 0 {
+            self.limits.accept(&self.features);
+            None
+        } else {
+            self.limits.check(&self.features)
+        };
+        if let Some(e) = exceeded {
+            score = 1.0;
+            if e.began {
+                opening = 1.0;
+            }
+        }
         let (raise, resolve) = (self.config.alert_raise_level, self.config.alert_resolve_level);
         // For a while after an operator said the current behaviour is normal, it raises nothing.
         let rewarded = self.rewarded_steps > 0;
@@ -539,10 +576,13 @@ impl AssetModel {
         let alert = match self.alert.update(if rewarded { 0.0 } else { opening }, score, raise, resolve) {
             Some(Transition::Raise) => {
                 let severity = if opening >= (2.0 * raise).min(1.0) { Severity::Critical } else { Severity::Warning };
-                let evidence = best.map(|(j, _)| self.evidence(j)).unwrap_or_default();
+                let evidence = self.evidence(best.map(|(j, _)| j), exceeded);
                 Some(AlertEvent::Raised(AlertReport { t, severity, score: opening, threshold: raise, evidence }))
             }
-            Some(Transition::Resolve) => Some(AlertEvent::Resolved { t }),
+            Some(Transition::Resolve) => {
+                self.limits.rebase();
+                Some(AlertEvent::Resolved { t })
+            }
             None => None,
         };
         self.phase = if self.alert.is_open() { Phase::Alerting } else { Phase::Monitoring };
@@ -570,6 +610,7 @@ impl AssetModel {
         if learn {
             self.normaliser.observe_slow(&self.features, self.config.normal_adapt_rate);
         }
+
         if let Some((j, _)) = best {
             self.sequence.advance(j, rate * self.config.sequence_learning_rate);
         }

@@ -1,10 +1,12 @@
 //! `spikewatch eval femto`: each run-to-failure bearing learned on the first 10% of its life, then the first
-//! alert that stays open or recurs, against the plain RMS alarm on the horizontal accelerometer.
+//! alert that stays open or recurs, against the plain RMS alarm on the horizontal accelerometer. Each bearing's
+//! per-snapshot trace goes to `OUT/femto/<bearing>.csv`, so a warning can be looked at beside the signal.
 
 use super::baseline::{RmsAlarm, rms};
 use super::cwru::{Instant, WindowModel, instants};
 use super::list_files;
 use crate::archive::read_windows;
+use anyhow::Context;
 use snn_engine::{ModelConfig, Reading, Timestamp};
 use std::io::Write;
 use std::path::Path;
@@ -57,8 +59,8 @@ fn horizontal(channels: &[snn_engine::ChannelId]) -> usize {
     channels.iter().position(|c| c.as_str().to_ascii_lowercase().contains("horiz")).unwrap_or(0)
 }
 
-/// Runs every bearing under `dir` and prints the table.
-pub fn run(dir: &Path, config: &ModelConfig, seed: u64, w: &mut impl Write) -> anyhow::Result<()> {
+/// Runs every bearing under `dir`, writes each one's trace under `out` and prints the table.
+pub fn run(dir: &Path, out: &Path, config: &ModelConfig, seed: u64, w: &mut impl Write) -> anyhow::Result<()> {
     let files = list_files(dir, "parquet")?;
     anyhow::ensure!(!files.is_empty(), "no .parquet bearings under `{}`", dir.display());
     writeln!(
@@ -82,11 +84,13 @@ pub fn run(dir: &Path, config: &ModelConfig, seed: u64, w: &mut impl Write) -> a
         let at = |k: usize| Timestamp(t0 + (k as f64 * SNAPSHOT_SECONDS * 1e6) as i64);
 
         let mut model = WindowModel::new(&name, &channels, learn, config, seed)?;
+        let mut scores = Vec::with_capacity(n);
         let model_flags: Vec<(bool, bool)> = snaps
             .iter()
             .enumerate()
             .map(|(k, s)| {
-                let (r, o, _) = model.step(at(k), s);
+                let (r, o, score) = model.step(at(k), s);
+                scores.push(score);
                 (r, o)
             })
             .collect();
@@ -96,8 +100,10 @@ pub fn run(dir: &Path, config: &ModelConfig, seed: u64, w: &mut impl Write) -> a
             Some(Reading::Window { samples, .. }) => rms(samples),
             _ => 0.0,
         };
-        let mut alarm = RmsAlarm::new(&snaps[..learn].iter().map(rms_of).collect::<Vec<_>>());
-        let rms_flags: Vec<(bool, bool)> = snaps.iter().map(|s| alarm.step(rms_of(s))).collect();
+        let rms_values: Vec<f64> = snaps.iter().map(rms_of).collect();
+        let mut alarm = RmsAlarm::new(&rms_values[..learn]);
+        let rms_flags: Vec<(bool, bool)> = rms_values.iter().map(|&v| alarm.step(v)).collect();
+        write_trace(&out.join("femto").join(format!("{name}.csv")), &scores, &model_flags, &rms_values, &rms_flags)?;
 
         let life_h = n as f64 * SNAPSHOT_SECONDS / 3600.0;
         for (det, flags) in [("spikewatch", &model_flags), ("rms alarm", &rms_flags)] {
@@ -137,6 +143,27 @@ pub fn run(dir: &Path, config: &ModelConfig, seed: u64, w: &mut impl Write) -> a
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// One row per snapshot: `snapshot,hours,anomaly_score,alert_open,rms_horizontal,rms_alarm_open`.
+fn write_trace(
+    path: &Path,
+    scores: &[f32],
+    model_flags: &[(bool, bool)],
+    rms_values: &[f64],
+    rms_flags: &[(bool, bool)],
+) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("failed to create `{}`", parent.display()))?;
+    }
+    let mut csv = String::from("snapshot,hours,anomaly_score,alert_open,rms_horizontal,rms_alarm_open\n");
+    for (k, (((score, (_, open)), rms), (_, rms_open))) in
+        scores.iter().zip(model_flags).zip(rms_values).zip(rms_flags).enumerate()
+    {
+        let hours = k as f64 * SNAPSHOT_SECONDS / 3600.0;
+        csv += &format!("{k},{hours:.4},{score:.6},{},{rms:.6},{}\n", u8::from(*open), u8::from(*rms_open));
+    }
+    std::fs::write(path, csv).with_context(|| format!("failed to write `{}`", path.display()))
 }
 
 #[cfg(test)]

@@ -31,6 +31,13 @@ pub struct ModelConfig {
     /// A scalar value further outside the range seen so far than this fraction of the range's
     /// width scores as fully anomalous (0 turns the check off).
     pub range_breakout_margin: f64,
+    /// Upper limit on each feature of a window channel (vibration, acoustic), in standard deviations
+    /// above its warm-up mean, fixed at the end of warm-up: a machine wearing slowly never looks
+    /// improbable against its recent past, but it leaves the limits it kept while healthy (0 turns
+    /// the limits off; see `limits`).
+    pub condition_limit_sigmas: f64,
+    /// Consecutive frames above a condition limit before it counts (a single loud frame does not).
+    pub condition_limit_hold_frames: u32,
     /// Lower edge of the lowest spectral band of a window channel.
     pub band_min_hz: f64,
     /// Log-spaced spectral bands from `band_min_hz` to Nyquist.
@@ -140,6 +147,8 @@ impl Default for ModelConfig {
             window_time_steps: 20,
             scalar_lags: 3,
             range_breakout_margin: 0.1,
+            condition_limit_sigmas: 3.0,
+            condition_limit_hold_frames: 3,
             band_min_hz: 100.0,
             band_count: 8,
             envelope_band_min_hz: 2_000.0,
@@ -228,6 +237,12 @@ impl ModelConfig {
             "range_breakout_margin",
             "must be non-negative",
         )?;
+        check(
+            c.condition_limit_sigmas.is_finite() && c.condition_limit_sigmas >= 0.0,
+            "condition_limit_sigmas",
+            "must be non-negative",
+        )?;
+        check(c.condition_limit_hold_frames >= 1, "condition_limit_hold_frames", "must be at least 1")?;
         check(positive(c.band_min_hz), "band_min_hz", "must be positive")?;
         check((1..=64).contains(&c.band_count), "band_count", "must be in 1..=64")?;
         check(positive(c.envelope_band_min_hz), "envelope_band_min_hz", "must be positive")?;

@@ -25,7 +25,7 @@ fn model(seed: u64) -> AssetModel {
 /// whose amplitude follows a +/-20% load cycle of 60 ticks, plus Gaussian noise), then half a
 /// second later a temperature that follows the load.
 ///
-/// From tick `fault_from` a bearing outer-race fault grows linearly over 30 ticks to
+/// From tick `fault_from` a bearing outer-race fault grows linearly over `fault_ramp` ticks to
 /// `fault_amplitude`: impacts at 90 Hz (the BPFO), each ringing a 3 kHz resonance that decays
 /// with a 0.8 ms time constant.
 struct Plant {
@@ -34,12 +34,21 @@ struct Plant {
     fault_from: u64,
     /// The fault is repaired at this tick.
     fault_until: u64,
+    /// Ticks over which the fault grows to its full amplitude.
+    fault_ramp: u64,
     fault_amplitude: f64,
 }
 
 impl Plant {
     fn new(seed: u64, fault_from: u64, fault_amplitude: f64) -> Self {
-        Plant { rng: SplitMix64::new(seed), tick: 0, fault_from, fault_until: u64::MAX, fault_amplitude }
+        Plant {
+            rng: SplitMix64::new(seed),
+            tick: 0,
+            fault_from,
+            fault_until: u64::MAX,
+            fault_ramp: 30,
+            fault_amplitude,
+        }
     }
 
     /// The next tick's two readings, with their timestamps.
@@ -51,7 +60,7 @@ impl Plant {
         let growth = if i >= self.fault_until {
             0.0
         } else if i >= self.fault_from {
-            ((i - self.fault_from + 1) as f64 / 30.0).min(1.0)
+            ((i - self.fault_from + 1) as f64 / self.fault_ramp as f64).min(1.0)
         } else {
             0.0
         };
@@ -431,4 +440,42 @@ fn operator_feedback_closes_the_alert_and_teaches_the_new_normal() {
     // Feedback during warm-up changes nothing.
     let (mut young, _) = sine_model(ModelConfig::default(), 10);
     assert_eq!(young.accept_as_normal(Timestamp(0)), None);
+}
+
+/// A fault that grows over 2,000 ticks (half an hour of one-second frames) after 300 healthy ones.
+fn slow_fault(config: ModelConfig) -> Vec<(u64, StepOutcome)> {
+    let mut m = AssetModel::new(AssetId::from("pump-1"), channels(), config, 5).unwrap();
+    let mut plant = Plant::new(6, 420, 1.5);
+    plant.fault_ramp = 2_000;
+    run(&mut m, &mut plant, 2_420)
+}
+
+#[test]
+fn a_slowly_growing_fault_leaves_the_condition_limits_and_its_alert_stays_open() {
+    let out = slow_fault(ModelConfig::default());
+    let alerts = raised(&out);
+    let (tick, report) = alerts.first().expect("the slow fault raises an alert");
+    assert!((420..2_420).contains(tick), "alert at tick {tick}");
+    let top = &report.evidence[0];
+    assert_eq!(top.channel, vib(), "evidence: {:#?}", report.evidence);
+    assert!(top.deviation_sigma > 3.0 && top.observed > top.expected, "{top:?}");
+    assert_eq!(alerts.len(), 1, "one alert, open to the end: {alerts:?}");
+    assert_eq!(out.last().unwrap().1.phase, Phase::Alerting);
+
+    // The learned model alone takes the growth in its stride for longer, or for good.
+    let unlimited = slow_fault(ModelConfig { condition_limit_sigmas: 0.0, ..ModelConfig::default() });
+    let later = raised(&unlimited).first().map_or(u64::MAX, |(t, _)| *t);
+    assert!(later > *tick, "without limits the first alert is at {later}, with them at {tick}");
+}
+
+#[test]
+fn operator_feedback_widens_the_condition_limits() {
+    let mut m = model(21);
+    let mut plant = Plant::new(22, 300, 1.5);
+    let out = run(&mut m, &mut plant, 360);
+    assert!(!raised(&out).is_empty());
+    assert_eq!(m.phase(), Phase::Alerting);
+    m.accept_as_normal(Timestamp(360_000_000));
+    let after = run(&mut m, &mut plant, 200);
+    assert!(raised(&after).is_empty(), "the accepted fault level alerted again: {:?}", raised(&after));
 }
