@@ -1,8 +1,8 @@
-//! End-to-end MQTT tests: the simulator publishes through a broker (embedded rumqttd, and a real Mosquitto when `SPIKEWATCH_TEST_MQTT_URL` is set) into `run_mqtt_source`.
+//! End-to-end MQTT tests: the simulator publishes through a broker (embedded rumqttd, and a real Mosquitto when `SPIKEWATCH_TEST_MQTT_URL` is set) into `run_mqtt_source`, which speaks MQTT 3.1.1 or, against Mosquitto, MQTT 5.
 
 use connectors::{
-    BackpressurePolicy, Ingest, MqttConfig, PlantSimulator, RejectReason, SimConfig, SourceStats, publish_simulation,
-    run_mqtt_source, start_embedded_broker,
+    BackpressurePolicy, Ingest, MqttConfig, MqttProtocol, PlantSimulator, RejectReason, SimConfig, SourceStats,
+    publish_simulation, run_mqtt_source, start_embedded_broker,
 };
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use snn_engine::{Sample, Timestamp};
@@ -29,9 +29,10 @@ fn sim_config() -> SimConfig {
 
 const SIM_START_MS: i64 = 1_700_000_000_000;
 
-fn source_config(url: &str, prefix: &str) -> MqttConfig {
+fn source_config(url: &str, prefix: &str, protocol: MqttProtocol) -> MqttConfig {
     MqttConfig {
         url: url.to_owned(),
+        protocol,
         client_id: format!("{prefix}-src"),
         topics: vec![format!("{prefix}/{{asset}}/{{channel}}").into()],
         reconnect_min_ms: 50,
@@ -130,9 +131,9 @@ fn expected(ticks: usize) -> HashMap<(String, String, Timestamp), Sample> {
     (0..ticks).flat_map(|_| sim.tick()).map(|s| ((s.asset.to_string(), s.channel.to_string(), s.t), s)).collect()
 }
 
-async fn simulation_flows_through(url: &str, tag: &str) {
+async fn simulation_flows_through(url: &str, tag: &str, protocol: MqttProtocol) {
     let prefix = unique(tag);
-    let mut source = spawn_source(source_config(url, &prefix));
+    let mut source = spawn_source(source_config(url, &prefix, protocol));
     wait_until_subscribed(url, &prefix, &mut source).await;
 
     // A malformed message first: it must come out as a rejection and not stop the stream.
@@ -188,7 +189,7 @@ async fn forget_session(url: &str, client_id: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_broker_end_to_end() {
     let broker = start_embedded_broker(0).unwrap();
-    simulation_flows_through(&broker.url(), "embedded").await;
+    simulation_flows_through(&broker.url(), "embedded", MqttProtocol::V311).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,7 +198,16 @@ async fn mosquitto_end_to_end() {
         println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
         return;
     };
-    simulation_flows_through(&url, "mosquitto").await;
+    simulation_flows_through(&url, "mosquitto", MqttProtocol::V311).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_end_to_end_with_mqtt5() {
+    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
+        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
+        return;
+    };
+    simulation_flows_through(&url, "mosquitto5", MqttProtocol::V5).await;
 }
 
 /// A subscriber to `filter` that forwards the publishes it receives.
@@ -222,7 +232,7 @@ async fn watch_topic(url: &str, client_id: &str, filter: &str) -> mpsc::Receiver
     rx
 }
 
-async fn sparkplug_gap_publishes_a_rebirth(url: &str, tag: &str) {
+async fn sparkplug_gap_publishes_a_rebirth(url: &str, tag: &str, protocol: MqttProtocol) {
     use connectors::sparkplug::proto::{Metric, MetricValue, Payload};
     use connectors::sparkplug::{REBIRTH_METRIC, decode_payload, encode_payload};
 
@@ -231,7 +241,7 @@ async fn sparkplug_gap_publishes_a_rebirth(url: &str, tag: &str) {
     let sparkplug: connectors::TopicConfig =
         serde_json::from_value(serde_json::json!({"pattern": format!("spBv1.0/{group}/#"), "format": "sparkplug"}))
             .unwrap();
-    let mut config = source_config(url, &prefix);
+    let mut config = source_config(url, &prefix, protocol);
     config.topics.push(sparkplug);
     let mut source = spawn_source(config);
     wait_until_subscribed(url, &prefix, &mut source).await;
@@ -270,7 +280,7 @@ async fn sparkplug_gap_publishes_a_rebirth(url: &str, tag: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_broker_sparkplug_rebirth() {
     let broker = start_embedded_broker(0).unwrap();
-    sparkplug_gap_publishes_a_rebirth(&broker.url(), "sp-embedded").await;
+    sparkplug_gap_publishes_a_rebirth(&broker.url(), "sp-embedded", MqttProtocol::V311).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,7 +289,16 @@ async fn mosquitto_sparkplug_rebirth() {
         println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
         return;
     };
-    sparkplug_gap_publishes_a_rebirth(&url, "sp-mosquitto").await;
+    sparkplug_gap_publishes_a_rebirth(&url, "sp-mosquitto", MqttProtocol::V311).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_sparkplug_rebirth_with_mqtt5() {
+    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
+        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
+        return;
+    };
+    sparkplug_gap_publishes_a_rebirth(&url, "sp-mosquitto5", MqttProtocol::V5).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,7 +306,7 @@ async fn source_retries_until_broker_starts_and_keeps_its_session() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("mqtt://127.0.0.1:{port}");
     let prefix = unique("retry");
-    let config = source_config(&url, &prefix);
+    let config = source_config(&url, &prefix, MqttProtocol::V311);
     let mut source = spawn_source(config.clone());
     // Nothing listens yet: the source must count failures and keep retrying.
     timeout(GUARD, async {
@@ -354,11 +373,16 @@ const DROP_OLDEST_CAPACITY: usize = 8;
 async fn stall_then_drain(
     url: &str,
     tag: &str,
+    protocol: MqttProtocol,
     backpressure: BackpressurePolicy,
     stalled_until: impl Fn(&SourceStats) -> bool,
 ) -> (Vec<i64>, Arc<SourceStats>) {
     let prefix = unique(tag);
-    let config = MqttConfig { backpressure, drop_oldest_capacity: DROP_OLDEST_CAPACITY, ..source_config(url, &prefix) };
+    let config = MqttConfig {
+        backpressure,
+        drop_oldest_capacity: DROP_OLDEST_CAPACITY,
+        ..source_config(url, &prefix, protocol)
+    };
     let mut source = spawn_source_with_pipeline_capacity(config, 1);
     wait_until_subscribed(url, &prefix, &mut source).await;
     publish_numbered(url, &format!("{prefix}-pub"), &format!("{prefix}/pump-1/temperature"), 1..=STALLED_READINGS)
@@ -388,11 +412,11 @@ async fn stall_then_drain(
     (times, stats)
 }
 
-async fn drop_oldest_keeps_the_newest(url: &str, tag: &str) {
+async fn drop_oldest_keeps_the_newest(url: &str, tag: &str, protocol: MqttProtocol) {
     // Room for the source's queue and the pipeline's single slot; everything older is dropped.
     let kept_at_most = DROP_OLDEST_CAPACITY + 1;
     let must_drop = STALLED_READINGS as u64 - kept_at_most as u64;
-    let (times, stats) = stall_then_drain(url, tag, BackpressurePolicy::DropOldest, |stats| {
+    let (times, stats) = stall_then_drain(url, tag, protocol, BackpressurePolicy::DropOldest, |stats| {
         stats.backpressure_dropped.load(Ordering::Relaxed) >= must_drop
     })
     .await;
@@ -407,7 +431,7 @@ async fn drop_oldest_keeps_the_newest(url: &str, tag: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_broker_drop_oldest_keeps_the_newest_readings_while_the_pipeline_stalls() {
     let broker = start_embedded_broker(0).unwrap();
-    drop_oldest_keeps_the_newest(&broker.url(), "drop-embedded").await;
+    drop_oldest_keeps_the_newest(&broker.url(), "drop-embedded", MqttProtocol::V311).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -416,14 +440,73 @@ async fn mosquitto_drop_oldest_keeps_the_newest_readings_while_the_pipeline_stal
         println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
         return;
     };
-    drop_oldest_keeps_the_newest(&url, "drop-mosquitto").await;
+    drop_oldest_keeps_the_newest(&url, "drop-mosquitto", MqttProtocol::V311).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_drop_oldest_keeps_the_newest_readings_while_the_pipeline_stalls_with_mqtt5() {
+    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
+        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
+        return;
+    };
+    drop_oldest_keeps_the_newest(&url, "drop-mosquitto5", MqttProtocol::V5).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_loses_nothing_while_the_pipeline_stalls() {
     let broker = start_embedded_broker(0).unwrap();
     // Nothing to wait for: under `block` the source just stops reading, and the broker keeps the rest.
-    let (times, stats) = stall_then_drain(&broker.url(), "block-embedded", BackpressurePolicy::Block, |_| true).await;
+    let (times, stats) =
+        stall_then_drain(&broker.url(), "block-embedded", MqttProtocol::V311, BackpressurePolicy::Block, |_| true)
+            .await;
     assert_eq!(times, (1..=STALLED_READINGS).collect::<Vec<_>>());
     assert_eq!(stats.backpressure_dropped.load(Ordering::Relaxed), 0);
+}
+
+/// The source stops (spikewatch restarts), readings are published meanwhile, and the source starts
+/// again with the same client id: its persistent session kept them, so they arrive.
+async fn published_while_the_source_is_down_arrive(url: &str, tag: &str, protocol: MqttProtocol) {
+    let prefix = unique(tag);
+    let config = MqttConfig { session_expiry_s: 600, ..source_config(url, &prefix, protocol) };
+    let mut source = spawn_source(config.clone());
+    wait_until_subscribed(url, &prefix, &mut source).await;
+    source.stop().await;
+
+    publish_numbered(url, &format!("{prefix}-pub"), &format!("{prefix}/pump-7/pressure"), 1..=20).await;
+    let mut source = spawn_source(config);
+    let mut times = Vec::new();
+    timeout(GUARD, async {
+        while times.len() < 20 {
+            match source.rx.recv().await.expect("source alive") {
+                Ingest::Sample(s) if s.asset.as_str() == "pump-7" => times.push(s.t.as_millis()),
+                // A readiness probe still on its way when the source stopped.
+                Ingest::Sample(_) => {}
+                Ingest::Rejected(r) => panic!("unexpected rejection {r}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("only {} of 20 readings arrived: {times:?}", times.len()));
+    assert_eq!(times, (1..=20).collect::<Vec<_>>());
+    assert!(source.stats.connections.load(Ordering::Relaxed) >= 1);
+    source.stop().await;
+    forget_session(url, &format!("{prefix}-src")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_keeps_what_is_published_while_the_source_is_down() {
+    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
+        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
+        return;
+    };
+    published_while_the_source_is_down_arrive(&url, "down-mosquitto", MqttProtocol::V311).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_keeps_what_is_published_while_the_source_is_down_with_mqtt5() {
+    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
+        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
+        return;
+    };
+    published_while_the_source_is_down_arrive(&url, "down-mosquitto5", MqttProtocol::V5).await;
 }
