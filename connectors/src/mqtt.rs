@@ -367,8 +367,7 @@ impl MqttConfig {
     /// rumqttc options for this config (TCP or TLS transport, credentials, session, limits).
     /// Reads the CA file and the client certificate and key, so errors here are configuration errors.
     pub fn mqtt_options(&self) -> Result<MqttOptions, MqttError> {
-        self.validate()?;
-        let url = BrokerUrl::parse(&self.url)?;
+        let url = self.validated_url()?;
         let mut opts = MqttOptions::new(self.client_id.clone(), url.host.clone(), url.port);
         opts.set_keep_alive(Duration::from_secs(self.keep_alive_s.max(1)));
         if self.keep_alive_s == 0 {
@@ -382,6 +381,12 @@ impl MqttConfig {
         }
         opts.set_transport(self.transport(&url)?);
         Ok(opts)
+    }
+
+    /// The broker address, once every field is checked.
+    fn validated_url(&self) -> Result<BrokerUrl, MqttError> {
+        self.validate()?;
+        BrokerUrl::parse(&self.url)
     }
 
     /// The largest packet accepted from the broker: far above `max_payload_bytes` (see

@@ -3,7 +3,12 @@
 //! The CA, the broker's certificate and the client's certificate are made at test time with the
 //! `openssl` command; the test says it skipped when `openssl` or `mosquitto` is missing.
 
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/mosquitto.rs"]
+mod mosquitto;
+
 use connectors::{Ingest, MqttConfig, MqttError, SourceStats, run_mqtt_source};
+use mosquitto::find_program;
 use rumqttc::{AsyncClient, QoS};
 use snn_engine::Reading;
 use std::path::{Path, PathBuf};
@@ -16,15 +21,6 @@ use tokio::time::timeout;
 
 /// Hang guard for every wait; not a timed assertion.
 const GUARD: Duration = Duration::from_secs(60);
-
-/// `name` from PATH, or from the sbin directories Debian installs daemons to (often not on PATH).
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
 
 /// Runs `openssl` with `args` in `dir`, failing the test on error.
 fn openssl(openssl: &Path, dir: &Path, args: &[&str]) {

@@ -2,12 +2,20 @@
 //!
 //! The test says it skipped when `mosquitto`, `mosquitto_ctrl` or the plugin is missing.
 
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
 #[path = "common/mosquitto.rs"]
 mod mosquitto;
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/publish.rs"]
+mod publish;
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/wait.rs"]
+mod wait;
 
 use connectors::{Ingest, MqttConfig, MqttProtocol, SourceStats, run_mqtt_source};
 use mosquitto::{PrivateMosquitto, find_program};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use publish::publish_acknowledged;
+use rumqttc::MqttOptions;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -15,9 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
-
-/// Hang guard for every wait; not a timed assertion.
-const GUARD: Duration = Duration::from_secs(60);
+use wait::{GUARD, wait_for};
 
 /// Where Debian and source builds put Mosquitto's dynamic security plugin.
 const PLUGIN_DIRS: [&str; 3] = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/local/lib"];
@@ -108,31 +114,7 @@ impl SecuredMosquitto {
 async fn publish_as_gateway(port: u16, topic: &str, t: i64) {
     let mut opts = MqttOptions::new(format!("gateway-{port}-{t}"), "127.0.0.1", port);
     opts.set_credentials(PUBLISHER.0, PUBLISHER.1);
-    let (client, mut eventloop) = AsyncClient::new(opts, 10);
-    client.publish(topic, QoS::AtLeastOnce, false, format!(r#"{{"t": {t}, "value": 1}}"#)).await.unwrap();
-    timeout(GUARD, async {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::PubAck(_))) => break,
-                Ok(_) => {}
-                Err(e) => panic!("gateway publish failed: {e}"),
-            }
-        }
-    })
-    .await
-    .expect("gateway publish acknowledged");
-    client.disconnect().await.ok();
-    let _ = timeout(Duration::from_secs(2), eventloop.poll()).await;
-}
-
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    timeout(GUARD, async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
+    publish_acknowledged(opts, topic, format!(r#"{{"t": {t}, "value": 1}}"#).as_bytes()).await;
 }
 
 /// The log text of a refused connection and of a refused subscription, by protocol.

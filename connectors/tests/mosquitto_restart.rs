@@ -4,8 +4,12 @@
 //! the publisher resends what it had not seen acknowledged; either can repeat a reading, which the
 //! source must count as a duplicate instead of handing it on twice.
 
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
 #[path = "common/mosquitto.rs"]
 mod mosquitto;
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/wait.rs"]
+mod wait;
 
 use connectors::{Ingest, MqttConfig, MqttProtocol, Rejection, SourceStats, run_mqtt_source};
 use mosquitto::{PrivateMosquitto, find_program};
@@ -15,9 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::timeout;
-
-/// Hang guard for every wait; not a timed assertion.
-const GUARD: Duration = Duration::from_secs(90);
+use wait::{GUARD, wait_for};
 
 /// Readings published in all; the first half streams before the broker stops, the rest after.
 const READINGS: i64 = 1000;
@@ -93,16 +95,6 @@ impl Publisher {
         let payload = format!(r#"{{"t": {t}, "value": {value}}}"#);
         self.client.publish(topic, QoS::AtLeastOnce, false, payload).await.unwrap();
     }
-}
-
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    timeout(GUARD, async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

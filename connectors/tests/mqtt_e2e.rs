@@ -1,9 +1,14 @@
 //! End-to-end MQTT tests: the simulator publishes through a broker (embedded rumqttd, and a real Mosquitto when `SPIKEWATCH_TEST_MQTT_URL` is set) into `run_mqtt_source`, which speaks MQTT 3.1.1 or, against Mosquitto, MQTT 5.
 
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/publish.rs"]
+mod publish;
+
 use connectors::{
     BackpressurePolicy, Ingest, MqttConfig, MqttProtocol, PlantSimulator, RejectReason, SimConfig, SourceStats,
     publish_simulation, run_mqtt_source, start_embedded_broker,
 };
+use publish::publish_acknowledged;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use snn_engine::{Sample, Timestamp};
 use std::collections::HashMap;
@@ -13,6 +18,15 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
+
+/// The shared Mosquitto of `SPIKEWATCH_TEST_MQTT_URL`; `None`, saying the test skipped, when unset.
+fn mosquitto_url() -> Option<String> {
+    let url = std::env::var("SPIKEWATCH_TEST_MQTT_URL").ok();
+    if url.is_none() {
+        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
+    }
+    url
+}
 
 /// Hang guard for every wait; not a timed assertion.
 const GUARD: Duration = Duration::from_secs(60);
@@ -73,21 +87,7 @@ async fn publish_raw(url: &str, client_id: &str, topic: &str, payload: &[u8]) {
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
     opts.set_max_packet_size(1 << 24, 1 << 24);
-    let (client, mut eventloop) = AsyncClient::new(opts, 10);
-    client.publish(topic, QoS::AtLeastOnce, false, payload.to_vec()).await.unwrap();
-    timeout(GUARD, async {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::PubAck(_))) => break,
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    })
-    .await
-    .expect("raw publish acknowledged");
-    client.disconnect().await.ok();
-    let _ = timeout(Duration::from_secs(2), eventloop.poll()).await;
+    publish_acknowledged(opts, topic, payload).await;
 }
 
 /// Publishes probes until one comes through: then the source is connected and subscribed.
@@ -194,19 +194,13 @@ async fn embedded_broker_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_end_to_end() {
-    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-        return;
-    };
+    let Some(url) = mosquitto_url() else { return };
     simulation_flows_through(&url, "mosquitto", MqttProtocol::V311).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_end_to_end_with_mqtt5() {
-    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-        return;
-    };
+    let Some(url) = mosquitto_url() else { return };
     simulation_flows_through(&url, "mosquitto5", MqttProtocol::V5).await;
 }
 
@@ -285,19 +279,13 @@ async fn embedded_broker_sparkplug_rebirth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_sparkplug_rebirth() {
-    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-        return;
-    };
+    let Some(url) = mosquitto_url() else { return };
     sparkplug_gap_publishes_a_rebirth(&url, "sp-mosquitto", MqttProtocol::V311).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_sparkplug_rebirth_with_mqtt5() {
-    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-        return;
-    };
+    let Some(url) = mosquitto_url() else { return };
     sparkplug_gap_publishes_a_rebirth(&url, "sp-mosquitto5", MqttProtocol::V5).await;
 }
 
@@ -436,19 +424,13 @@ async fn embedded_broker_drop_oldest_keeps_the_newest_readings_while_the_pipelin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_drop_oldest_keeps_the_newest_readings_while_the_pipeline_stalls() {
-    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-        return;
-    };
+    let Some(url) = mosquitto_url() else { return };
     drop_oldest_keeps_the_newest(&url, "drop-mosquitto", MqttProtocol::V311).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_drop_oldest_keeps_the_newest_readings_while_the_pipeline_stalls_with_mqtt5() {
-    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-        return;
-    };
+    let Some(url) = mosquitto_url() else { return };
     drop_oldest_keeps_the_newest(&url, "drop-mosquitto5", MqttProtocol::V5).await;
 }
 
@@ -495,18 +477,12 @@ async fn published_while_the_source_is_down_arrive(url: &str, tag: &str, protoco
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_keeps_what_is_published_while_the_source_is_down() {
-    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-        return;
-    };
+    let Some(url) = mosquitto_url() else { return };
     published_while_the_source_is_down_arrive(&url, "down-mosquitto", MqttProtocol::V311).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_keeps_what_is_published_while_the_source_is_down_with_mqtt5() {
-    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-        return;
-    };
+    let Some(url) = mosquitto_url() else { return };
     published_while_the_source_is_down_arrive(&url, "down-mosquitto5", MqttProtocol::V5).await;
 }

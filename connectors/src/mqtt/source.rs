@@ -37,14 +37,13 @@ pub(super) enum Step<P> {
         /// Whether the broker resumed an existing session.
         session_present: bool,
     },
-    /// The broker answered a subscription; `refused` filters were not granted (the glue has
-    /// logged which and why).
-    Subscribed {
-        /// How many filters the broker refused.
-        refused: usize,
-    },
+    /// The broker answered a subscription: per filter, in configured order, granted (`Ok`) or
+    /// refused with the reason code and its meaning (`Err`).
+    Subscribed(Vec<Result<(), String>>),
     /// An application message.
     Publish(P),
+    /// Our DISCONNECT went out.
+    DisconnectSent,
     /// Nothing the source acts on (pings, acks on their way out).
     Other,
     /// The connection could not be made or was lost; the text says why, reason codes spelled out.
@@ -74,6 +73,8 @@ pub(super) trait Client: Clone + Send + Sync + 'static {
     fn send_command(&self, command: Command) -> impl Future<Output = Result<(), String>> + Send;
     /// Queues one SUBSCRIBE for every configured filter, in configured order, without waiting.
     fn subscribe(&self);
+    /// Queues a DISCONNECT; `false` when the event loop is gone.
+    fn try_disconnect(&self) -> bool;
 }
 
 /// The event-loop half of a protocol.
@@ -84,10 +85,50 @@ pub(super) trait Connection: Send {
     fn client(&self) -> Self::Client;
     /// Polls the event loop once; reconnects on the next poll after a failure.
     fn poll(&mut self) -> impl Future<Output = Step<<Self::Client as Client>::Publish>> + Send;
-    /// Sends DISCONNECT and polls briefly so it reaches the broker; a clean disconnect keeps the
-    /// persistent session without triggering the broker's "client vanished" handling.
-    fn disconnect(&mut self) -> impl Future<Output = ()> + Send;
 }
+
+/// Writes the [`Client`] of a protocol's glue. rumqttc's 3.1.1 and MQTT 5 clients have methods of the
+/// same names and meaning but different types and no common trait, so one macro writes both
+/// instead of two copies. Takes the glue's struct name and, as imported in the glue's module,
+/// rumqttc's client, publish, subscribe filter and QoS types, and how a topic becomes text.
+macro_rules! rumqttc_client {
+    ($name:ident, $client:ident, $publish:ident, $filter:ident, $qos:ident, $topic:path) => {
+        /// rumqttc's client with the filters to subscribe to.
+        #[derive(Clone)]
+        pub(super) struct $name {
+            client: $client,
+            filters: Vec<$filter>,
+        }
+
+        impl super::source::Client for $name {
+            type Publish = $publish;
+
+            fn message(publish: &$publish) -> super::source::Message<'_> {
+                super::source::Message { topic: $topic(&publish.topic), payload: &publish.payload, dup: publish.dup }
+            }
+
+            async fn ack(&self, publish: &$publish) -> Result<(), String> {
+                self.client.ack(publish).await.map_err(|e| e.to_string())
+            }
+
+            async fn send_command(&self, command: crate::route::Command) -> Result<(), String> {
+                let (topic, payload) = (command.topic, command.payload);
+                self.client.publish(topic, $qos::AtMostOnce, false, payload).await.map_err(|e| e.to_string())
+            }
+
+            fn subscribe(&self) {
+                if let Err(e) = self.client.try_subscribe_many(self.filters.clone()) {
+                    tracing::warn!(error = %e, "failed to queue mqtt subscriptions");
+                }
+            }
+
+            fn try_disconnect(&self) -> bool {
+                self.client.try_disconnect().is_ok()
+            }
+        }
+    };
+}
+pub(super) use rumqttc_client;
 
 /// Connects, subscribes to every pattern's filter at the configured QoS, decodes each publish
 /// and hands its [`Ingest`] items to `tx` under the configured [`BackpressurePolicy`]:
@@ -120,12 +161,12 @@ pub async fn run_mqtt_source(
     let filters: Vec<String> = decoder.routes().iter().map(|r| r.filter()).collect();
     match config.protocol {
         MqttProtocol::V311 => {
-            let connection = super::v311::Connection311::new(&config, filters)?;
-            run(connection, config, decoder, tx, stats, shutdown).await
+            let connection = super::v311::Connection311::new(&config, filters.clone())?;
+            run(connection, config, filters, decoder, tx, stats, shutdown).await
         }
         MqttProtocol::V5 => {
-            let connection = super::v5::Connection5::new(&config, filters)?;
-            run(connection, config, decoder, tx, stats, shutdown).await
+            let connection = super::v5::Connection5::new(&config, filters.clone())?;
+            run(connection, config, filters, decoder, tx, stats, shutdown).await
         }
     }
 }
@@ -133,6 +174,7 @@ pub async fn run_mqtt_source(
 async fn run<C: Connection>(
     mut connection: C,
     config: MqttConfig,
+    filters: Vec<String>,
     decoder: Decoder,
     tx: mpsc::Sender<Ingest>,
     stats: Arc<SourceStats>,
@@ -163,7 +205,7 @@ async fn run<C: Connection>(
     let (mut reconnect, mut resubscribe) = (backoff(), backoff());
     // A refused subscription is asked again later by this task; the event loop is never interrupted
     // for it (rumqttc's poll must not be cancelled halfway through writing a packet).
-    let mut resubscription: Option<JoinHandle<()>> = None;
+    let mut resubscription: Option<PendingResubscription> = None;
     info!(url = %config.url, protocol = %config.protocol, client_id = %config.client_id, topics = ?config.topics, "starting mqtt source");
     loop {
         let step = tokio::select! {
@@ -182,19 +224,31 @@ async fn run<C: Connection>(
                 info!(url = %config.url, session_present, "connected to mqtt broker");
                 // Always resubscribe: the broker may have lost the session, or the configured
                 // topics may have changed since the session was created.
-                resubscription.take().map(|task| task.abort());
+                resubscription = None;
                 client.subscribe();
             }
-            Step::Subscribed { refused: 0 } => resubscribe.reset(),
-            Step::Subscribed { refused } => {
+            Step::Subscribed(grants) => {
+                let mut refused = 0;
+                for (grant, filter) in grants.iter().zip(&filters) {
+                    match grant {
+                        Ok(()) => debug!(%filter, "subscribed"),
+                        Err(why) => {
+                            refused += 1;
+                            warn!(%filter, "failed to subscribe to `{filter}`: {why}");
+                        }
+                    }
+                }
+                if refused == 0 {
+                    resubscribe.reset();
+                    continue;
+                }
                 let delay = resubscribe.next_delay();
                 warn!(url = %config.url, refused, delay_ms = delay.as_millis() as u64, "mqtt subscription refused, retrying");
-                resubscription.take().map(|task| task.abort());
                 let client = client.clone();
-                resubscription = Some(tokio::spawn(async move {
+                resubscription = Some(PendingResubscription(tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
                     client.subscribe();
-                }));
+                })));
             }
             Step::Publish(publish) => {
                 let message = C::Client::message(&publish);
@@ -211,7 +265,7 @@ async fn run<C: Connection>(
                     break;
                 }
             }
-            Step::Other => {}
+            Step::DisconnectSent | Step::Other => {}
             Step::Failed(error) => {
                 stats.connection_errors.fetch_add(1, Ordering::Relaxed);
                 let delay = reconnect.next_delay();
@@ -227,14 +281,36 @@ async fn run<C: Connection>(
     // Items already handed over stay handed over; publishes not yet acknowledged are
     // redelivered by the broker to the next session, so dropping the decoder loses nothing.
     decoder.abort();
-    resubscription.map(|task| task.abort());
-    connection.disconnect().await;
+    drop(resubscription);
+    disconnect(&mut connection, &client).await;
     // Under `drop_oldest` the queued items were acknowledged already: hand them on before returning.
     if let Some(forwarder) = forwarder {
         forwarder.finish().await;
     }
     info!(url = %config.url, "mqtt source stopped");
     Ok(())
+}
+
+/// Sends DISCONNECT and polls briefly so it reaches the broker; a clean disconnect keeps the
+/// persistent session without triggering the broker's "client vanished" handling.
+async fn disconnect<C: Connection>(connection: &mut C, client: &C::Client) {
+    if !client.try_disconnect() {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while !matches!(connection.poll().await, Step::DisconnectSent | Step::Failed(_)) {}
+    })
+    .await;
+}
+
+/// A retry of a refused subscription, waiting for its backoff delay; dropping it cancels the retry
+/// (replaced by a newer one, or made moot by a reconnect, which subscribes anyway).
+struct PendingResubscription(JoinHandle<()>);
+
+impl Drop for PendingResubscription {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Where decoded items go, by [`BackpressurePolicy`].

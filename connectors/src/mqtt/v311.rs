@@ -1,20 +1,12 @@
-//! MQTT 3.1.1 glue for the source loop: rumqttc's 3.1.1 client and event loop behind [`Client`] and [`Connection`].
+//! MQTT 3.1.1 glue for the source loop: rumqttc's 3.1.1 client and event loop behind [`source::Client`] and [`source::Connection`].
 
-use super::source::{self, Message, REQUEST_CHANNEL, Step};
+use super::source::{self, REQUEST_CHANNEL, Step, rumqttc_client};
 use super::{MqttConfig, MqttError};
-use crate::route::Command;
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Outgoing, Packet, Publish, QoS, SubscribeFilter};
-use rumqttc::{ConnectReturnCode, SubscribeReasonCode};
+use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, Outgoing, Packet, Publish};
+use rumqttc::{QoS, SubscribeFilter, SubscribeReasonCode};
 use std::borrow::Cow;
-use std::time::Duration;
-use tracing::{debug, warn};
 
-/// rumqttc's 3.1.1 client with the filters to subscribe to.
-#[derive(Clone)]
-pub(super) struct Client311 {
-    client: AsyncClient,
-    filters: Vec<SubscribeFilter>,
-}
+rumqttc_client!(Client311, AsyncClient, Publish, SubscribeFilter, QoS, Cow::Borrowed);
 
 /// rumqttc's 3.1.1 event loop.
 pub(super) struct Connection311 {
@@ -34,28 +26,6 @@ impl Connection311 {
     }
 }
 
-impl source::Client for Client311 {
-    type Publish = Publish;
-
-    fn message(publish: &Publish) -> Message<'_> {
-        Message { topic: Cow::Borrowed(&publish.topic), payload: &publish.payload, dup: publish.dup }
-    }
-
-    async fn ack(&self, publish: &Publish) -> Result<(), String> {
-        self.client.ack(publish).await.map_err(|e| e.to_string())
-    }
-
-    async fn send_command(&self, command: Command) -> Result<(), String> {
-        self.client.publish(command.topic, QoS::AtMostOnce, false, command.payload).await.map_err(|e| e.to_string())
-    }
-
-    fn subscribe(&self) {
-        if let Err(e) = self.client.try_subscribe_many(self.filters.clone()) {
-            warn!(error = %e, "failed to queue mqtt subscriptions");
-        }
-    }
-}
-
 impl source::Connection for Connection311 {
     type Client = Client311;
 
@@ -66,20 +36,17 @@ impl source::Connection for Connection311 {
     async fn poll(&mut self) -> Step<Publish> {
         match self.eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => Step::Connected { session_present: ack.session_present },
-            Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                let mut refused = 0;
-                for (code, filter) in ack.return_codes.iter().zip(&self.client.filters) {
-                    match code {
-                        SubscribeReasonCode::Failure => {
-                            refused += 1;
-                            warn!(filter = %filter.path, "failed to subscribe to `{}`: the broker refused it (return code 0x80)", filter.path);
-                        }
-                        SubscribeReasonCode::Success(qos) => debug!(filter = %filter.path, ?qos, "subscribed"),
-                    }
-                }
-                Step::Subscribed { refused }
-            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => Step::Subscribed(
+                ack.return_codes
+                    .iter()
+                    .map(|code| match code {
+                        SubscribeReasonCode::Success(_) => Ok(()),
+                        SubscribeReasonCode::Failure => Err("the broker refused it (return code 0x80)".into()),
+                    })
+                    .collect(),
+            ),
             Ok(Event::Incoming(Packet::Publish(publish))) => Step::Publish(publish),
+            Ok(Event::Outgoing(Outgoing::Disconnect)) => Step::DisconnectSent,
             Ok(_) => Step::Other,
             Err(ConnectionError::ConnectionRefused(code)) => Step::Failed(format!(
                 "the broker refused the connection: {} (return code {})",
@@ -88,21 +55,6 @@ impl source::Connection for Connection311 {
             )),
             Err(error) => Step::Failed(error.to_string()),
         }
-    }
-
-    async fn disconnect(&mut self) {
-        if self.client.client.try_disconnect().is_err() {
-            return;
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            loop {
-                match self.eventloop.poll().await {
-                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await;
     }
 }
 

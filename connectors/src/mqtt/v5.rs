@@ -1,10 +1,10 @@
-//! MQTT 5 glue for the source loop: options (clean start, session expiry, limits), rumqttc's MQTT 5 client and event loop behind [`Client`] and [`Connection`], and what the broker's reason codes mean.
+//! MQTT 5 glue for the source loop: options (clean start, session expiry, limits), rumqttc's MQTT 5 client and event loop behind [`source::Client`] and [`source::Connection`], and what the broker's reason codes mean.
 
-use super::source::{self, Message, REQUEST_CHANNEL, Step};
-use super::{BrokerUrl, MqttConfig, MqttError};
-use crate::route::Command;
-use rumqttc::v5::mqttbytes::v5::{ConnAck, ConnectReturnCode, Publish, SubAck, SubscribeReasonCode};
-use rumqttc::v5::mqttbytes::{QoS, v5::Filter};
+use super::source::{self, REQUEST_CHANNEL, Step, rumqttc_client};
+use super::{MqttConfig, MqttError};
+use rumqttc::Outgoing;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{ConnAck, ConnectReturnCode, Filter, Publish, SubAck, SubscribeReasonCode};
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, Incoming, MqttOptions, StateError};
 use std::time::Duration;
 use tracing::{debug, info, warn};
@@ -19,8 +19,7 @@ impl MqttConfig {
     /// `session_expiry_s` (without it an MQTT 5 broker ends the session at disconnect).
     /// Reads the CA file and the client certificate and key, so errors here are configuration errors.
     pub fn mqtt5_options(&self) -> Result<MqttOptions, MqttError> {
-        self.validate()?;
-        let url = BrokerUrl::parse(&self.url)?;
+        let url = self.validated_url()?;
         let mut opts = MqttOptions::new(self.client_id.clone(), url.host.clone(), url.port);
         // `validate` keeps protocol 5 at 5 s or more, rumqttc's MQTT 5 minimum.
         opts.set_keep_alive(Duration::from_secs(self.keep_alive_s.max(5)));
@@ -38,12 +37,8 @@ impl MqttConfig {
     }
 }
 
-/// rumqttc's MQTT 5 client with the filters to subscribe to.
-#[derive(Clone)]
-pub(super) struct Client5 {
-    client: AsyncClient,
-    filters: Vec<Filter>,
-}
+// MQTT requires UTF-8 topics; a broken one is shown lossily and matches no pattern.
+rumqttc_client!(Client5, AsyncClient, Publish, Filter, QoS, String::from_utf8_lossy);
 
 /// rumqttc's MQTT 5 event loop.
 pub(super) struct Connection5 {
@@ -62,71 +57,6 @@ impl Connection5 {
         let filters = filters.into_iter().map(|f| Filter::new(f, qos)).collect();
         Ok(Connection5 { client: Client5 { client, filters }, eventloop })
     }
-
-    /// Logs what the broker told us about the session and its limits. rumqttc itself keeps to the
-    /// broker's Receive Maximum and Maximum Packet Size for what we send (only Sparkplug rebirth
-    /// requests, at QoS 0).
-    fn connected(&self, ack: &ConnAck) -> Step<Publish> {
-        let props = ack.properties.as_ref();
-        if let Some(id) = props.and_then(|p| p.assigned_client_identifier.as_deref()) {
-            info!(client_id = %id, "the mqtt broker assigned the client id");
-        }
-        let expiry = props.and_then(|p| p.session_expiry_interval);
-        debug!(
-            session_expiry_s = ?expiry,
-            receive_maximum = ?props.and_then(|p| p.receive_max),
-            maximum_packet_size = ?props.and_then(|p| p.max_packet_size),
-            maximum_qos = ?props.and_then(|p| p.max_qos),
-            "mqtt 5 broker limits"
-        );
-        if let Some(expiry) = expiry {
-            warn!(
-                session_expiry_s = expiry,
-                "the mqtt broker set its own session expiry: messages published while spikewatch is down for longer are lost"
-            );
-        }
-        Step::Connected { session_present: ack.session_present }
-    }
-
-    /// Logs every refused filter with the reason code and its meaning.
-    fn subscribed(&self, ack: &SubAck) -> Step<Publish> {
-        let reason = ack.properties.as_ref().and_then(|p| p.reason_string.as_deref()).unwrap_or("");
-        let mut refused = 0;
-        for (code, filter) in ack.return_codes.iter().zip(&self.client.filters) {
-            match code {
-                SubscribeReasonCode::Success(qos) => debug!(filter = %filter.path, ?qos, "subscribed"),
-                code => {
-                    refused += 1;
-                    let (number, meaning) = subscribe_reason(*code);
-                    warn!(filter = %filter.path, reason_code = number, reason, "failed to subscribe to `{}`: {meaning} (reason code {number:#04x})", filter.path);
-                }
-            }
-        }
-        Step::Subscribed { refused }
-    }
-}
-
-impl source::Client for Client5 {
-    type Publish = Publish;
-
-    fn message(publish: &Publish) -> Message<'_> {
-        // MQTT requires UTF-8 topics; a broken one is shown lossily and matches no pattern.
-        Message { topic: String::from_utf8_lossy(&publish.topic), payload: &publish.payload, dup: publish.dup }
-    }
-
-    async fn ack(&self, publish: &Publish) -> Result<(), String> {
-        self.client.ack(publish).await.map_err(|e| e.to_string())
-    }
-
-    async fn send_command(&self, command: Command) -> Result<(), String> {
-        self.client.publish(command.topic, QoS::AtMostOnce, false, command.payload).await.map_err(|e| e.to_string())
-    }
-
-    fn subscribe(&self) {
-        if let Err(e) = self.client.try_subscribe_many(self.filters.clone()) {
-            warn!(error = %e, "failed to queue mqtt subscriptions");
-        }
-    }
 }
 
 impl source::Connection for Connection5 {
@@ -138,28 +68,57 @@ impl source::Connection for Connection5 {
 
     async fn poll(&mut self) -> Step<Publish> {
         match self.eventloop.poll().await {
-            Ok(Event::Incoming(Incoming::ConnAck(ack))) => self.connected(&ack),
-            Ok(Event::Incoming(Incoming::SubAck(ack))) => self.subscribed(&ack),
+            Ok(Event::Incoming(Incoming::ConnAck(ack))) => connected(&ack),
+            Ok(Event::Incoming(Incoming::SubAck(ack))) => subscribed(&ack),
             Ok(Event::Incoming(Incoming::Publish(publish))) => Step::Publish(publish),
+            Ok(Event::Outgoing(Outgoing::Disconnect)) => Step::DisconnectSent,
             Ok(_) => Step::Other,
             Err(error) => Step::Failed(describe(&error)),
         }
     }
+}
 
-    async fn disconnect(&mut self) {
-        if self.client.client.try_disconnect().is_err() {
-            return;
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            loop {
-                match self.eventloop.poll().await {
-                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await;
+/// Logs what the broker told us about the session and its limits. rumqttc itself keeps to the
+/// broker's Receive Maximum and Maximum Packet Size for what we send (only Sparkplug rebirth
+/// requests, at QoS 0).
+fn connected(ack: &ConnAck) -> Step<Publish> {
+    let props = ack.properties.as_ref();
+    if let Some(id) = props.and_then(|p| p.assigned_client_identifier.as_deref()) {
+        info!(client_id = %id, "the mqtt broker assigned the client id");
     }
+    let expiry = props.and_then(|p| p.session_expiry_interval);
+    debug!(
+        session_expiry_s = ?expiry,
+        receive_maximum = ?props.and_then(|p| p.receive_max),
+        maximum_packet_size = ?props.and_then(|p| p.max_packet_size),
+        maximum_qos = ?props.and_then(|p| p.max_qos),
+        "mqtt 5 broker limits"
+    );
+    if let Some(expiry) = expiry {
+        warn!(
+            session_expiry_s = expiry,
+            "the mqtt broker set its own session expiry: messages published while spikewatch is down for longer are lost"
+        );
+    }
+    Step::Connected { session_present: ack.session_present }
+}
+
+/// Each filter's reason code with its meaning, and the broker's reason string if it sent one.
+fn subscribed(ack: &SubAck) -> Step<Publish> {
+    let reason = ack.properties.as_ref().and_then(|p| p.reason_string.as_deref());
+    let reason = reason.map(|r| format!(": {r}")).unwrap_or_default();
+    Step::Subscribed(
+        ack.return_codes
+            .iter()
+            .map(|code| match code {
+                SubscribeReasonCode::Success(_) => Ok(()),
+                refused => {
+                    let (number, meaning) = subscribe_reason(*refused);
+                    Err(format!("{meaning} (reason code {number:#04x}){reason}"))
+                }
+            })
+            .collect(),
+    )
 }
 
 /// A connection error as an integrator needs it: refusals and broker disconnects with the

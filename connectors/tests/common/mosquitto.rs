@@ -26,7 +26,6 @@ pub struct PrivateMosquitto {
 
 impl PrivateMosquitto {
     /// Starts a broker that lets anyone in.
-    #[allow(dead_code, reason = "not every test binary needs an open broker")]
     pub fn start(binary: PathBuf, tag: &str) -> Self {
         Self::start_with(binary, tag, |_| "allow_anonymous true\n".into())
     }
@@ -76,7 +75,6 @@ impl PrivateMosquitto {
     }
 
     /// SIGTERM, as a service manager stops it: Mosquitto saves its persistence file on the way out.
-    #[allow(dead_code, reason = "not every test binary restarts its broker")]
     pub fn terminate(&mut self) {
         let mut child = self.process.take().expect("mosquitto is running");
         let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
