@@ -173,9 +173,11 @@ pub struct MqttConfig {
     /// refused together with `clean_session = false`. MQTT 3.1.1 has no such field: there the broker's
     /// own setting (Mosquitto's `persistent_client_expiration`) decides.
     pub session_expiry_s: u32,
-    /// MQTT keep-alive in seconds (0 disables it, otherwise at least 1).
+    /// MQTT keep-alive in seconds (0 disables it, otherwise at least 1; with protocol 5 at least 5).
     pub keep_alive_s: u64,
-    /// Larger payloads are rejected as `Oversized`.
+    /// Larger payloads are rejected as `Oversized`. With protocol 5 the source also announces a
+    /// Maximum Packet Size of 8 times this (at least 16 MiB), and the broker discards bigger
+    /// messages instead of delivering them.
     pub max_payload_bytes: usize,
     /// First reconnect delay.
     pub reconnect_min_ms: u64,
