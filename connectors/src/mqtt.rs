@@ -366,7 +366,7 @@ impl MqttConfig {
         if self.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce }
     }
 
-    /// rumqttc options for this config (TCP or TLS transport, credentials, session, limits).
+    /// rumqttc MQTT 3.1.1 options for this config (TCP or TLS transport, credentials, session, limits).
     /// Reads the CA file and the client certificate and key, so errors here are configuration errors.
     pub fn mqtt_options(&self) -> Result<MqttOptions, MqttError> {
         let url = self.validated_url()?;

@@ -486,3 +486,17 @@ async fn mosquitto_keeps_what_is_published_while_the_source_is_down_with_mqtt5()
     let Some(url) = mosquitto_url() else { return };
     published_while_the_source_is_down_arrive(&url, "down-mosquitto5", MqttProtocol::V5).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_assigns_a_client_id_to_an_mqtt5_source_without_one() {
+    let Some(url) = mosquitto_url() else { return };
+    let prefix = unique("assigned-id");
+    // Without a client id there is no session to come back to, so it must be a clean one.
+    let config =
+        MqttConfig { client_id: String::new(), clean_session: true, ..source_config(&url, &prefix, MqttProtocol::V5) };
+    config.validate().unwrap();
+    let mut source = spawn_source(config);
+    wait_until_subscribed(&url, &prefix, &mut source).await;
+    assert_eq!(source.stats.connection_errors.load(Ordering::Relaxed), 0, "the empty client id was refused");
+    source.stop().await;
+}
