@@ -36,7 +36,7 @@ pub use binary::{BinarySamples, decode_binary, encode_binary, encode_binary_wind
 pub use embedded_broker::{BrokerError, EmbeddedBroker, start_embedded_broker};
 pub use ingest::{Ingest, RejectReason, Rejection};
 pub use json::{DecodeError, JsonLayout, TimeFormat, decode_json, decode_json_with, encode_json};
-pub use mqtt::{MqttConfig, MqttError, SourceStats, run_mqtt_source};
+pub use mqtt::{MqttConfig, MqttError, MqttProtocol, SourceStats, run_mqtt_source};
 pub use publish::{publish_samples, sample_topic};
 pub use replay::{CsvLayout, CsvOptions, Replay, ReplayError, WavOptions, read_csv, read_csv_with, read_wav};
 pub use route::{Command, Decoded, Decoder, MappedTopic, PayloadFormat, Route, TopicConfig};

@@ -1,6 +1,8 @@
-//! MQTT ingestion: typed config, connection options (TCP, or rustls TLS with an optional client certificate) and the source loop in `mqtt/source.rs`.
+//! MQTT ingestion: typed config, connection options (TCP, or rustls TLS with an optional client certificate), the protocol-neutral source loop in `mqtt/source.rs` and its MQTT 3.1.1 and MQTT 5 client glue in `mqtt/v311.rs` and `mqtt/v5.rs`.
 
 mod source;
+mod v311;
+mod v5;
 
 pub use source::run_mqtt_source;
 pub(crate) use source::{jitter_seed, shutdown_requested};
@@ -67,12 +69,82 @@ pub enum MqttError {
     ClientKeyInvalid { path: PathBuf, why: String },
 }
 
+/// The MQTT protocol version the source speaks. The publisher (simulator, replay) always speaks 3.1.1,
+/// which every MQTT 5 broker accepts as well.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MqttProtocol {
+    /// MQTT 3.1.1 (protocol level 4), the default: what every broker speaks.
+    #[default]
+    V311,
+    /// MQTT 5: session expiry, reason codes in CONNACK and SUBACK, server limits.
+    V5,
+}
+
+impl MqttProtocol {
+    /// The spelling used in the config file: `"3.1.1"` or `"5"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MqttProtocol::V311 => "3.1.1",
+            MqttProtocol::V5 => "5",
+        }
+    }
+}
+
+impl fmt::Display for MqttProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for MqttProtocol {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for MqttProtocol {
+    // Hand-written so that `protocol = 5` (a number, which is also what the environment variable
+    // `SPIKEWATCH__MQTT__PROTOCOL=5` becomes) is accepted as well as `protocol = "5"`.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = MqttProtocol;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"the mqtt protocol version "3.1.1" or "5""#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<MqttProtocol, E> {
+                match v {
+                    "3.1.1" => Ok(MqttProtocol::V311),
+                    "5" | "5.0" => Ok(MqttProtocol::V5),
+                    _ => Err(E::custom(format!(r#"unsupported mqtt protocol `{v}`, expected "3.1.1" or "5""#))),
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<MqttProtocol, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<MqttProtocol, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<MqttProtocol, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// A day: how long an MQTT 5 broker keeps the session (subscriptions and queued QoS 1 messages)
+/// after spikewatch disconnects, unless `session_expiry_s` says otherwise.
+pub const DEFAULT_SESSION_EXPIRY_S: u32 = 24 * 60 * 60;
+
 /// How to reach the broker and what to subscribe to.
 #[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttConfig {
     /// `mqtt://host:port` (or `tcp://`) for plain TCP, `mqtts://host:port` (or `ssl://`) for TLS.
     pub url: String,
+    /// `"3.1.1"` (default) or `"5"`: the MQTT version the source speaks.
+    pub protocol: MqttProtocol,
     /// MQTT client id; must be unique per broker, and stable for a persistent session.
     pub client_id: String,
     /// Optional username.
@@ -93,11 +165,19 @@ pub struct MqttConfig {
     pub topics: Vec<TopicConfig>,
     /// Subscription QoS, 0 or 1.
     pub qos: u8,
-    /// `false` keeps a persistent session so QoS 1 messages published while we restart are kept.
+    /// `false` keeps a persistent session so QoS 1 messages published while we restart are kept
+    /// (with MQTT 5: clean start off).
     pub clean_session: bool,
-    /// MQTT keep-alive in seconds (0 disables it, otherwise at least 1).
+    /// MQTT 5 only: how long the broker keeps the persistent session after a disconnect, in seconds
+    /// (default a day; `4294967295` never expires). `0` ends the session at every disconnect, so it is
+    /// refused together with `clean_session = false`. MQTT 3.1.1 has no such field: there the broker's
+    /// own setting (Mosquitto's `persistent_client_expiration`) decides.
+    pub session_expiry_s: u32,
+    /// MQTT keep-alive in seconds (0 disables it, otherwise at least 1; with protocol 5 at least 5).
     pub keep_alive_s: u64,
-    /// Larger payloads are rejected as `Oversized`.
+    /// Larger payloads are rejected as `Oversized`. With protocol 5 the source also announces a
+    /// Maximum Packet Size of 8 times this (at least 16 MiB), and the broker discards bigger
+    /// messages instead of delivering them.
     pub max_payload_bytes: usize,
     /// First reconnect delay.
     pub reconnect_min_ms: u64,
@@ -114,6 +194,7 @@ impl Default for MqttConfig {
     fn default() -> Self {
         MqttConfig {
             url: "mqtt://127.0.0.1:1883".into(),
+            protocol: MqttProtocol::V311,
             client_id: "spikewatch".into(),
             username: None,
             password: None,
@@ -123,6 +204,7 @@ impl Default for MqttConfig {
             topics: vec!["plant/{asset}/{channel}".into()],
             qos: 1,
             clean_session: false,
+            session_expiry_s: DEFAULT_SESSION_EXPIRY_S,
             keep_alive_s: 30,
             max_payload_bytes: 1024 * 1024,
             reconnect_min_ms: 500,
@@ -138,6 +220,7 @@ impl fmt::Debug for MqttConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MqttConfig")
             .field("url", &self.url)
+            .field("protocol", &self.protocol)
             .field("client_id", &self.client_id)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
@@ -147,6 +230,7 @@ impl fmt::Debug for MqttConfig {
             .field("topics", &self.topics)
             .field("qos", &self.qos)
             .field("clean_session", &self.clean_session)
+            .field("session_expiry_s", &self.session_expiry_s)
             .field("keep_alive_s", &self.keep_alive_s)
             .field("max_payload_bytes", &self.max_payload_bytes)
             .field("reconnect_min_ms", &self.reconnect_min_ms)
@@ -253,6 +337,22 @@ impl MqttConfig {
         if self.keep_alive_s > u64::from(u16::MAX) {
             return invalid(format!("`keep_alive_s` must be at most 65535, got {}", self.keep_alive_s));
         }
+        if self.protocol == MqttProtocol::V5 {
+            // rumqttc's MQTT 5 client cannot switch keep-alive off and needs at least 5 seconds.
+            if self.keep_alive_s < 5 {
+                return invalid(format!(
+                    "`keep_alive_s` must be at least 5 with protocol 5, got {}",
+                    self.keep_alive_s
+                ));
+            }
+            if self.session_expiry_s == 0 && !self.clean_session {
+                return invalid(
+                    "`session_expiry_s = 0` ends the session at every disconnect, so `clean_session = false` \
+                     would keep nothing: set `session_expiry_s` above 0 or `clean_session = true`"
+                        .into(),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -266,28 +366,50 @@ impl MqttConfig {
         if self.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce }
     }
 
-    /// rumqttc options for this config (TCP or TLS transport, credentials, session, limits).
+    /// rumqttc MQTT 3.1.1 options for this config (TCP or TLS transport, credentials, session, limits).
     /// Reads the CA file and the client certificate and key, so errors here are configuration errors.
     pub fn mqtt_options(&self) -> Result<MqttOptions, MqttError> {
-        self.validate()?;
-        let url = BrokerUrl::parse(&self.url)?;
+        let url = self.validated_url()?;
         let mut opts = MqttOptions::new(self.client_id.clone(), url.host.clone(), url.port);
         opts.set_keep_alive(Duration::from_secs(self.keep_alive_s.max(1)));
         if self.keep_alive_s == 0 {
             opts.set_keep_alive(Duration::ZERO);
         }
         opts.set_clean_session(self.clean_session);
-        let packet_limit = self.max_payload_bytes.saturating_mul(8).max(MIN_TRANSPORT_PACKET_BYTES);
+        let packet_limit = self.packet_limit();
         opts.set_max_packet_size(packet_limit, packet_limit);
-        if let Some(user) = &self.username {
-            opts.set_credentials(user.clone(), self.password.clone().unwrap_or_default());
+        if let Some((user, password)) = self.credentials() {
+            opts.set_credentials(user, password);
         }
-        if url.tls {
-            let ca = self.ca_file.as_ref().expect("validate() requires ca_file for tls");
-            let client_auth = self.client_cert_file.as_deref().zip(self.client_key_file.as_deref());
-            opts.set_transport(Transport::tls_with_config(tls_config(ca, client_auth)?));
-        }
+        opts.set_transport(self.transport(&url)?);
         Ok(opts)
+    }
+
+    /// The broker address, once every field is checked.
+    fn validated_url(&self) -> Result<BrokerUrl, MqttError> {
+        self.validate()?;
+        BrokerUrl::parse(&self.url)
+    }
+
+    /// The largest packet accepted from the broker: far above `max_payload_bytes` (see
+    /// [`MIN_TRANSPORT_PACKET_BYTES`]).
+    fn packet_limit(&self) -> usize {
+        self.max_payload_bytes.saturating_mul(8).max(MIN_TRANSPORT_PACKET_BYTES)
+    }
+
+    /// Username and password (empty when only a username is set).
+    fn credentials(&self) -> Option<(String, String)> {
+        self.username.clone().map(|user| (user, self.password.clone().unwrap_or_default()))
+    }
+
+    /// TCP, or TLS with the configured CA and optional client certificate.
+    fn transport(&self, url: &BrokerUrl) -> Result<Transport, MqttError> {
+        if !url.tls {
+            return Ok(Transport::tcp());
+        }
+        let ca = self.ca_file.as_ref().expect("validate() requires ca_file for tls");
+        let client_auth = self.client_cert_file.as_deref().zip(self.client_key_file.as_deref());
+        Ok(Transport::tls_with_config(tls_config(ca, client_auth)?))
     }
 }
 
@@ -580,6 +702,68 @@ mod tests {
         assert!(matches!(err, MqttError::ClientKeyInvalid { .. }), "{err}");
         assert!(err.to_string().starts_with(&format!("invalid client key file `{}`", garbage.display())), "{err}");
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn protocol_is_3_1_1_by_default_and_5_on_request() {
+        assert_eq!(MqttConfig::default().protocol, MqttProtocol::V311);
+        for (json, protocol) in [
+            (r#"{"protocol": "3.1.1"}"#, MqttProtocol::V311),
+            (r#"{"protocol": "5"}"#, MqttProtocol::V5),
+            // What `SPIKEWATCH__MQTT__PROTOCOL=5` turns into.
+            (r#"{"protocol": 5}"#, MqttProtocol::V5),
+        ] {
+            let c: MqttConfig = serde_json::from_str(json).unwrap();
+            assert_eq!(c.protocol, protocol, "{json}");
+            c.validate().unwrap();
+        }
+        let c: MqttConfig = toml::from_str("protocol = \"5\"\nsession_expiry_s = 3600").unwrap();
+        assert_eq!((c.protocol, c.session_expiry_s), (MqttProtocol::V5, 3600));
+        assert_eq!(serde_json::to_value(MqttProtocol::V5).unwrap(), serde_json::json!("5"));
+        for bad in [r#"{"protocol": "3"}"#, r#"{"protocol": "v5"}"#, r#"{"protocol": 4}"#, r#"{"protocol": true}"#] {
+            let err = serde_json::from_str::<MqttConfig>(bad).unwrap_err().to_string();
+            assert!(err.contains(r#""3.1.1" or "5""#), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn protocol_5_settings_are_validated() {
+        let v5 = MqttConfig { protocol: MqttProtocol::V5, ..MqttConfig::default() };
+        assert_eq!(v5.session_expiry_s, DEFAULT_SESSION_EXPIRY_S);
+        let cases = [
+            (
+                MqttConfig { session_expiry_s: 0, ..v5.clone() },
+                "`session_expiry_s = 0` ends the session at every disconnect, so `clean_session = false` would keep \
+                 nothing: set `session_expiry_s` above 0 or `clean_session = true`",
+            ),
+            (MqttConfig { keep_alive_s: 0, ..v5.clone() }, "`keep_alive_s` must be at least 5 with protocol 5, got 0"),
+            (MqttConfig { keep_alive_s: 4, ..v5.clone() }, "`keep_alive_s` must be at least 5 with protocol 5, got 4"),
+        ];
+        for (c, message) in cases {
+            assert_eq!(c.validate().unwrap_err().to_string(), format!("invalid mqtt config: {message}"));
+        }
+        // A clean session may expire at once; 3.1.1 ignores the expiry and allows keep-alive 0.
+        MqttConfig { session_expiry_s: 0, clean_session: true, ..v5.clone() }.validate().unwrap();
+        MqttConfig { session_expiry_s: 0, keep_alive_s: 0, ..MqttConfig::default() }.validate().unwrap();
+        // The 3.1.1 options are refused for the same reasons the 5 options are.
+        let bad_url = MqttConfig { url: "mqtt://".into(), ..v5 };
+        assert!(matches!(bad_url.mqtt5_options(), Err(MqttError::InvalidUrl { .. })));
+    }
+
+    #[test]
+    fn the_protocol_keys_of_the_example_config_parse() {
+        let text = include_str!("../../config/spikewatch.example.toml");
+        let mut block = String::new();
+        for key in ["protocol", "session_expiry_s"] {
+            let line = text.lines().find(|l| l.starts_with(&format!("{key} = "))).expect(key);
+            block.push_str(line);
+            block.push('\n');
+        }
+        let c: MqttConfig = toml::from_str(&block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        assert_eq!((c.protocol, c.session_expiry_s), (MqttProtocol::V311, DEFAULT_SESSION_EXPIRY_S));
+        let commented = text.lines().find(|l| l.starts_with("# protocol = ")).expect("the example shows protocol 5");
+        let c: MqttConfig = toml::from_str(commented.trim_start_matches("# ")).unwrap();
+        assert_eq!(c.protocol, MqttProtocol::V5);
     }
 
     #[test]

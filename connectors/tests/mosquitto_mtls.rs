@@ -1,9 +1,14 @@
-//! Mutual TLS against a private Mosquitto with `require_certificate true`: the source connects and receives with a client certificate, and is refused without one.
+//! Mutual TLS against a private Mosquitto with `require_certificate true`: the source, speaking MQTT 3.1.1 or MQTT 5, connects and receives with a client certificate, and is refused without one.
 //!
 //! The CA, the broker's certificate and the client's certificate are made at test time with the
 //! `openssl` command; the test says it skipped when `openssl` or `mosquitto` is missing.
 
-use connectors::{Ingest, MqttConfig, MqttError, SourceStats, run_mqtt_source};
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/mosquitto.rs"]
+mod mosquitto;
+
+use connectors::{Ingest, MqttConfig, MqttError, MqttProtocol, SourceStats, run_mqtt_source};
+use mosquitto::find_program;
 use rumqttc::{AsyncClient, QoS};
 use snn_engine::Reading;
 use std::path::{Path, PathBuf};
@@ -16,15 +21,6 @@ use tokio::time::timeout;
 
 /// Hang guard for every wait; not a timed assertion.
 const GUARD: Duration = Duration::from_secs(60);
-
-/// `name` from PATH, or from the sbin directories Debian installs daemons to (often not on PATH).
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
 
 /// Runs `openssl` with `args` in `dir`, failing the test on error.
 fn openssl(openssl: &Path, dir: &Path, args: &[&str]) {
@@ -147,11 +143,21 @@ impl Drop for TlsMosquitto {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificates_are_presented_and_required() {
+    client_certificates_are_presented_and_required_over(MqttProtocol::V311).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_are_presented_and_required_with_mqtt5() {
+    client_certificates_are_presented_and_required_over(MqttProtocol::V5).await;
+}
+
+/// The source speaks `protocol`; the publisher always speaks 3.1.1.
+async fn client_certificates_are_presented_and_required_over(protocol: MqttProtocol) {
     let (Some(mosquitto), Some(openssl)) = (find_program("mosquitto"), find_program("openssl")) else {
         println!("skipped: mosquitto or openssl is not installed");
         return;
     };
-    let dir = std::env::temp_dir().join(format!("spikewatch-mtls-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("spikewatch-mtls-{protocol}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     make_pki(&openssl, &dir);
@@ -159,7 +165,10 @@ async fn client_certificates_are_presented_and_required() {
 
     // A key that is not the certificate's is refused when the options are built, naming the file.
     let mismatched = MqttConfig { client_key_file: Some(dir.join("server.key")), ..broker.config("bad", true) };
-    let err = mismatched.mqtt_options().unwrap_err();
+    let err = match protocol {
+        MqttProtocol::V311 => mismatched.mqtt_options().unwrap_err(),
+        MqttProtocol::V5 => mismatched.mqtt5_options().unwrap_err(),
+    };
     assert!(matches!(err, MqttError::ClientKeyInvalid { .. }), "{err}");
     assert!(err.to_string().contains("server.key"), "{err}");
 
@@ -167,7 +176,8 @@ async fn client_certificates_are_presented_and_required() {
     let (tx, mut rx) = mpsc::channel(64);
     let stats = Arc::new(SourceStats::default());
     let (stop, shutdown) = watch::channel(false);
-    let source = tokio::spawn(run_mqtt_source(broker.config("mtls-src", true), tx, stats.clone(), shutdown));
+    let config = MqttConfig { protocol, ..broker.config("mtls-src", true) };
+    let source = tokio::spawn(run_mqtt_source(config, tx, stats.clone(), shutdown));
     let (publisher, mut events) = AsyncClient::new(broker.config("mtls-pub", true).mqtt_options().unwrap(), 16);
     let publisher_loop = tokio::spawn(async move { while events.poll().await.is_ok() {} });
     // Published until one arrives: the subscription may not be in place for the first ones.
@@ -195,7 +205,8 @@ async fn client_certificates_are_presented_and_required() {
     let (tx, _rx) = mpsc::channel(64);
     let stats = Arc::new(SourceStats::default());
     let (stop, shutdown) = watch::channel(false);
-    let source = tokio::spawn(run_mqtt_source(broker.config("mtls-nocert", false), tx, stats.clone(), shutdown));
+    let config = MqttConfig { protocol, ..broker.config("mtls-nocert", false) };
+    let source = tokio::spawn(run_mqtt_source(config, tx, stats.clone(), shutdown));
     timeout(GUARD, async {
         while stats.connection_errors.load(Ordering::Relaxed) < 3 {
             tokio::time::sleep(Duration::from_millis(20)).await;

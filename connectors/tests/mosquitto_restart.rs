@@ -1,21 +1,25 @@
-//! A private Mosquitto is stopped (SIGTERM, which saves its persistence file) and started again in the middle of a QoS 1 stream: every reading must reach the pipeline side exactly once.
+//! A private Mosquitto is stopped (SIGTERM, which saves its persistence file) and started again in the middle of a QoS 1 stream: every reading must reach the pipeline side exactly once, with the source speaking MQTT 3.1.1 and MQTT 5.
 //!
-//! Both ends keep persistent sessions, so the broker redelivers what it had not seen acknowledged and
+//! Both ends keep persistent sessions (for MQTT 5: clean start off and a session expiry), so the broker redelivers what it had not seen acknowledged and
 //! the publisher resends what it had not seen acknowledged; either can repeat a reading, which the
 //! source must count as a duplicate instead of handing it on twice.
 
-use connectors::{Ingest, MqttConfig, Rejection, SourceStats, run_mqtt_source};
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/mosquitto.rs"]
+mod mosquitto;
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/wait.rs"]
+mod wait;
+
+use connectors::{Ingest, MqttConfig, MqttProtocol, Rejection, SourceStats, run_mqtt_source};
+use mosquitto::{PrivateMosquitto, find_program};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::timeout;
-
-/// Hang guard for every wait; not a timed assertion.
-const GUARD: Duration = Duration::from_secs(90);
+use wait::{GUARD, wait_for};
 
 /// Readings published in all; the first half streams before the broker stops, the rest after.
 const READINGS: i64 = 1000;
@@ -25,94 +29,6 @@ const BASE_MS: i64 = 1_700_000_000_000;
 
 /// The broker stops once this many readings reached the pipeline side (well inside the first half).
 const STOP_AFTER: usize = 100;
-
-/// `mosquitto` from PATH, or from the sbin directories Debian installs it to (often not on PATH).
-fn find_mosquitto() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join("mosquitto"))
-        .find(|p| p.is_file())
-}
-
-/// A Mosquitto on a free port of 127.0.0.1, with persistence in its own temporary directory.
-/// Dropping it kills the process and removes the directory (kept when the test failed).
-struct PrivateMosquitto {
-    binary: PathBuf,
-    dir: PathBuf,
-    port: u16,
-    process: Option<Child>,
-}
-
-impl PrivateMosquitto {
-    fn start(binary: PathBuf, tag: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = std::env::temp_dir().join(format!("spikewatch-{tag}-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        // `user root` keeps a root-run broker from switching to the `mosquitto` user, which could
-        // not write to our directory; it has no effect when the tests do not run as root.
-        let config = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
-             max_queued_messages 100000\nuser root\nlog_dest file {}\n",
-            dir.display(),
-            dir.join("mosquitto.log").display()
-        );
-        std::fs::write(dir.join("mosquitto.conf"), config).unwrap();
-        let mut broker = PrivateMosquitto { binary, dir, port, process: None };
-        broker.run();
-        broker
-    }
-
-    fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the process and waits until the port accepts connections.
-    fn run(&mut self) {
-        let child = Command::new(&self.binary)
-            .arg("-c")
-            .arg(self.dir.join("mosquitto.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("failed to start `{}`: {e}", self.binary.display()));
-        self.process = Some(child);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "mosquitto did not listen; see {}", self.log().display());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGTERM, as a service manager stops it: Mosquitto saves its persistence file on the way out.
-    fn terminate(&mut self) {
-        let mut child = self.process.take().expect("mosquitto is running");
-        let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-        assert!(status.success(), "failed to signal mosquitto");
-        child.wait().unwrap();
-        assert!(self.dir.join("mosquitto.db").is_file(), "mosquitto saved no persistence file");
-    }
-
-    fn log(&self) -> PathBuf {
-        self.dir.join("mosquitto.log")
-    }
-}
-
-impl Drop for PrivateMosquitto {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.process.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        // A failed test keeps the broker's log and persistence file for a look.
-        if std::thread::panicking() {
-            eprintln!("mosquitto files kept in {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
 
 /// Everything the source handed on, as the pipeline would see it.
 #[derive(Debug, Default)]
@@ -181,30 +97,32 @@ impl Publisher {
     }
 }
 
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    timeout(GUARD, async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_reading_arrives_exactly_once_across_a_mosquitto_restart() {
+    every_reading_arrives_exactly_once_across_a_restart(MqttProtocol::V311).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_reading_arrives_exactly_once_across_a_mosquitto_restart() {
-    let Some(binary) = find_mosquitto() else {
+async fn every_reading_arrives_exactly_once_across_a_mosquitto_restart_with_mqtt5() {
+    every_reading_arrives_exactly_once_across_a_restart(MqttProtocol::V5).await;
+}
+
+async fn every_reading_arrives_exactly_once_across_a_restart(protocol: MqttProtocol) {
+    let Some(binary) = find_program("mosquitto") else {
         println!("skipped: mosquitto is not installed");
         return;
     };
-    let mut broker = PrivateMosquitto::start(binary, "restart");
-    let prefix = format!("swtest-restart-{}", std::process::id());
+    let tag = format!("restart-{protocol}");
+    let mut broker = PrivateMosquitto::start(binary, &tag);
+    let prefix = format!("swtest-{tag}-{}", std::process::id());
 
     // Stable client id, persistent session, QoS 1: the defaults, spelled out because they are the point.
     let config = MqttConfig {
         url: broker.url(),
+        protocol,
         client_id: format!("{prefix}-src"),
         clean_session: false,
+        session_expiry_s: 3600,
         qos: 1,
         topics: vec![format!("{prefix}/{{asset}}/{{channel}}").into()],
         reconnect_min_ms: 50,
@@ -269,7 +187,7 @@ async fn every_reading_arrives_exactly_once_across_a_mosquitto_restart() {
 
     let side = side.lock().unwrap();
     println!(
-        "{seen_before_restart} readings before the restart, {} deliveries, {} duplicates dropped by the source",
+        "mqtt {protocol}: {seen_before_restart} readings before the restart, {} deliveries, {} duplicates dropped by the source",
         stats.messages_received.load(Ordering::Relaxed),
         stats.duplicates.load(Ordering::Relaxed),
     );

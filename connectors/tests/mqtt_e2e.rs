@@ -1,9 +1,14 @@
-//! End-to-end MQTT tests: the simulator publishes through a broker (embedded rumqttd, and a real Mosquitto when `SPIKEWATCH_TEST_MQTT_URL` is set) into `run_mqtt_source`.
+//! End-to-end MQTT tests: the simulator publishes through a broker (embedded rumqttd, and a real Mosquitto when `SPIKEWATCH_TEST_MQTT_URL` is set) into `run_mqtt_source`, which speaks MQTT 3.1.1 or, against Mosquitto, MQTT 5.
+
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/publish.rs"]
+mod publish;
 
 use connectors::{
-    BackpressurePolicy, Ingest, MqttConfig, PlantSimulator, RejectReason, SimConfig, SourceStats, publish_simulation,
-    run_mqtt_source, start_embedded_broker,
+    BackpressurePolicy, Ingest, MqttConfig, MqttProtocol, PlantSimulator, RejectReason, SimConfig, SourceStats,
+    publish_simulation, run_mqtt_source, start_embedded_broker,
 };
+use publish::publish_acknowledged;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use snn_engine::{Sample, Timestamp};
 use std::collections::HashMap;
@@ -13,6 +18,15 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
+
+/// The shared Mosquitto of `SPIKEWATCH_TEST_MQTT_URL`; `None`, saying the test skipped, when unset.
+fn mosquitto_url() -> Option<String> {
+    let url = std::env::var("SPIKEWATCH_TEST_MQTT_URL").ok();
+    if url.is_none() {
+        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
+    }
+    url
+}
 
 /// Hang guard for every wait; not a timed assertion.
 const GUARD: Duration = Duration::from_secs(60);
@@ -29,9 +43,10 @@ fn sim_config() -> SimConfig {
 
 const SIM_START_MS: i64 = 1_700_000_000_000;
 
-fn source_config(url: &str, prefix: &str) -> MqttConfig {
+fn source_config(url: &str, prefix: &str, protocol: MqttProtocol) -> MqttConfig {
     MqttConfig {
         url: url.to_owned(),
+        protocol,
         client_id: format!("{prefix}-src"),
         topics: vec![format!("{prefix}/{{asset}}/{{channel}}").into()],
         reconnect_min_ms: 50,
@@ -72,21 +87,7 @@ async fn publish_raw(url: &str, client_id: &str, topic: &str, payload: &[u8]) {
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
     opts.set_max_packet_size(1 << 24, 1 << 24);
-    let (client, mut eventloop) = AsyncClient::new(opts, 10);
-    client.publish(topic, QoS::AtLeastOnce, false, payload.to_vec()).await.unwrap();
-    timeout(GUARD, async {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::PubAck(_))) => break,
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    })
-    .await
-    .expect("raw publish acknowledged");
-    client.disconnect().await.ok();
-    let _ = timeout(Duration::from_secs(2), eventloop.poll()).await;
+    publish_acknowledged(opts, topic, payload).await;
 }
 
 /// Publishes probes until one comes through: then the source is connected and subscribed.
@@ -130,9 +131,9 @@ fn expected(ticks: usize) -> HashMap<(String, String, Timestamp), Sample> {
     (0..ticks).flat_map(|_| sim.tick()).map(|s| ((s.asset.to_string(), s.channel.to_string(), s.t), s)).collect()
 }
 
-async fn simulation_flows_through(url: &str, tag: &str) {
+async fn simulation_flows_through(url: &str, tag: &str, protocol: MqttProtocol) {
     let prefix = unique(tag);
-    let mut source = spawn_source(source_config(url, &prefix));
+    let mut source = spawn_source(source_config(url, &prefix, protocol));
     wait_until_subscribed(url, &prefix, &mut source).await;
 
     // A malformed message first: it must come out as a rejection and not stop the stream.
@@ -188,16 +189,19 @@ async fn forget_session(url: &str, client_id: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_broker_end_to_end() {
     let broker = start_embedded_broker(0).unwrap();
-    simulation_flows_through(&broker.url(), "embedded").await;
+    simulation_flows_through(&broker.url(), "embedded", MqttProtocol::V311).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_end_to_end() {
-    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-        return;
-    };
-    simulation_flows_through(&url, "mosquitto").await;
+    let Some(url) = mosquitto_url() else { return };
+    simulation_flows_through(&url, "mosquitto", MqttProtocol::V311).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_end_to_end_with_mqtt5() {
+    let Some(url) = mosquitto_url() else { return };
+    simulation_flows_through(&url, "mosquitto5", MqttProtocol::V5).await;
 }
 
 /// A subscriber to `filter` that forwards the publishes it receives.
@@ -222,7 +226,7 @@ async fn watch_topic(url: &str, client_id: &str, filter: &str) -> mpsc::Receiver
     rx
 }
 
-async fn sparkplug_gap_publishes_a_rebirth(url: &str, tag: &str) {
+async fn sparkplug_gap_publishes_a_rebirth(url: &str, tag: &str, protocol: MqttProtocol) {
     use connectors::sparkplug::proto::{Metric, MetricValue, Payload};
     use connectors::sparkplug::{REBIRTH_METRIC, decode_payload, encode_payload};
 
@@ -231,7 +235,7 @@ async fn sparkplug_gap_publishes_a_rebirth(url: &str, tag: &str) {
     let sparkplug: connectors::TopicConfig =
         serde_json::from_value(serde_json::json!({"pattern": format!("spBv1.0/{group}/#"), "format": "sparkplug"}))
             .unwrap();
-    let mut config = source_config(url, &prefix);
+    let mut config = source_config(url, &prefix, protocol);
     config.topics.push(sparkplug);
     let mut source = spawn_source(config);
     wait_until_subscribed(url, &prefix, &mut source).await;
@@ -270,16 +274,19 @@ async fn sparkplug_gap_publishes_a_rebirth(url: &str, tag: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_broker_sparkplug_rebirth() {
     let broker = start_embedded_broker(0).unwrap();
-    sparkplug_gap_publishes_a_rebirth(&broker.url(), "sp-embedded").await;
+    sparkplug_gap_publishes_a_rebirth(&broker.url(), "sp-embedded", MqttProtocol::V311).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_sparkplug_rebirth() {
-    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-        return;
-    };
-    sparkplug_gap_publishes_a_rebirth(&url, "sp-mosquitto").await;
+    let Some(url) = mosquitto_url() else { return };
+    sparkplug_gap_publishes_a_rebirth(&url, "sp-mosquitto", MqttProtocol::V311).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_sparkplug_rebirth_with_mqtt5() {
+    let Some(url) = mosquitto_url() else { return };
+    sparkplug_gap_publishes_a_rebirth(&url, "sp-mosquitto5", MqttProtocol::V5).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,7 +294,7 @@ async fn source_retries_until_broker_starts_and_keeps_its_session() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("mqtt://127.0.0.1:{port}");
     let prefix = unique("retry");
-    let config = source_config(&url, &prefix);
+    let config = source_config(&url, &prefix, MqttProtocol::V311);
     let mut source = spawn_source(config.clone());
     // Nothing listens yet: the source must count failures and keep retrying.
     timeout(GUARD, async {
@@ -354,11 +361,16 @@ const DROP_OLDEST_CAPACITY: usize = 8;
 async fn stall_then_drain(
     url: &str,
     tag: &str,
+    protocol: MqttProtocol,
     backpressure: BackpressurePolicy,
     stalled_until: impl Fn(&SourceStats) -> bool,
 ) -> (Vec<i64>, Arc<SourceStats>) {
     let prefix = unique(tag);
-    let config = MqttConfig { backpressure, drop_oldest_capacity: DROP_OLDEST_CAPACITY, ..source_config(url, &prefix) };
+    let config = MqttConfig {
+        backpressure,
+        drop_oldest_capacity: DROP_OLDEST_CAPACITY,
+        ..source_config(url, &prefix, protocol)
+    };
     let mut source = spawn_source_with_pipeline_capacity(config, 1);
     wait_until_subscribed(url, &prefix, &mut source).await;
     publish_numbered(url, &format!("{prefix}-pub"), &format!("{prefix}/pump-1/temperature"), 1..=STALLED_READINGS)
@@ -388,11 +400,11 @@ async fn stall_then_drain(
     (times, stats)
 }
 
-async fn drop_oldest_keeps_the_newest(url: &str, tag: &str) {
+async fn drop_oldest_keeps_the_newest(url: &str, tag: &str, protocol: MqttProtocol) {
     // Room for the source's queue and the pipeline's single slot; everything older is dropped.
     let kept_at_most = DROP_OLDEST_CAPACITY + 1;
     let must_drop = STALLED_READINGS as u64 - kept_at_most as u64;
-    let (times, stats) = stall_then_drain(url, tag, BackpressurePolicy::DropOldest, |stats| {
+    let (times, stats) = stall_then_drain(url, tag, protocol, BackpressurePolicy::DropOldest, |stats| {
         stats.backpressure_dropped.load(Ordering::Relaxed) >= must_drop
     })
     .await;
@@ -407,23 +419,84 @@ async fn drop_oldest_keeps_the_newest(url: &str, tag: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_broker_drop_oldest_keeps_the_newest_readings_while_the_pipeline_stalls() {
     let broker = start_embedded_broker(0).unwrap();
-    drop_oldest_keeps_the_newest(&broker.url(), "drop-embedded").await;
+    drop_oldest_keeps_the_newest(&broker.url(), "drop-embedded", MqttProtocol::V311).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_drop_oldest_keeps_the_newest_readings_while_the_pipeline_stalls() {
-    let Ok(url) = std::env::var("SPIKEWATCH_TEST_MQTT_URL") else {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-        return;
-    };
-    drop_oldest_keeps_the_newest(&url, "drop-mosquitto").await;
+    let Some(url) = mosquitto_url() else { return };
+    drop_oldest_keeps_the_newest(&url, "drop-mosquitto", MqttProtocol::V311).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_drop_oldest_keeps_the_newest_readings_while_the_pipeline_stalls_with_mqtt5() {
+    let Some(url) = mosquitto_url() else { return };
+    drop_oldest_keeps_the_newest(&url, "drop-mosquitto5", MqttProtocol::V5).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_loses_nothing_while_the_pipeline_stalls() {
     let broker = start_embedded_broker(0).unwrap();
     // Nothing to wait for: under `block` the source just stops reading, and the broker keeps the rest.
-    let (times, stats) = stall_then_drain(&broker.url(), "block-embedded", BackpressurePolicy::Block, |_| true).await;
+    let (times, stats) =
+        stall_then_drain(&broker.url(), "block-embedded", MqttProtocol::V311, BackpressurePolicy::Block, |_| true)
+            .await;
     assert_eq!(times, (1..=STALLED_READINGS).collect::<Vec<_>>());
     assert_eq!(stats.backpressure_dropped.load(Ordering::Relaxed), 0);
+}
+
+/// The source stops (spikewatch restarts), readings are published meanwhile, and the source starts
+/// again with the same client id: its persistent session kept them, so they arrive.
+async fn published_while_the_source_is_down_arrive(url: &str, tag: &str, protocol: MqttProtocol) {
+    let prefix = unique(tag);
+    let config = MqttConfig { session_expiry_s: 600, ..source_config(url, &prefix, protocol) };
+    let mut source = spawn_source(config.clone());
+    wait_until_subscribed(url, &prefix, &mut source).await;
+    source.stop().await;
+
+    publish_numbered(url, &format!("{prefix}-pub"), &format!("{prefix}/pump-7/pressure"), 1..=20).await;
+    let mut source = spawn_source(config);
+    let mut times = Vec::new();
+    timeout(GUARD, async {
+        while times.len() < 20 {
+            match source.rx.recv().await.expect("source alive") {
+                Ingest::Sample(s) if s.asset.as_str() == "pump-7" => times.push(s.t.as_millis()),
+                // A readiness probe still on its way when the source stopped.
+                Ingest::Sample(_) => {}
+                Ingest::Rejected(r) => panic!("unexpected rejection {r}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("only {} of 20 readings arrived: {times:?}", times.len()));
+    assert_eq!(times, (1..=20).collect::<Vec<_>>());
+    assert!(source.stats.connections.load(Ordering::Relaxed) >= 1);
+    source.stop().await;
+    forget_session(url, &format!("{prefix}-src")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_keeps_what_is_published_while_the_source_is_down() {
+    let Some(url) = mosquitto_url() else { return };
+    published_while_the_source_is_down_arrive(&url, "down-mosquitto", MqttProtocol::V311).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_keeps_what_is_published_while_the_source_is_down_with_mqtt5() {
+    let Some(url) = mosquitto_url() else { return };
+    published_while_the_source_is_down_arrive(&url, "down-mosquitto5", MqttProtocol::V5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_assigns_a_client_id_to_an_mqtt5_source_without_one() {
+    let Some(url) = mosquitto_url() else { return };
+    let prefix = unique("assigned-id");
+    // Without a client id there is no session to come back to, so it must be a clean one.
+    let config =
+        MqttConfig { client_id: String::new(), clean_session: true, ..source_config(&url, &prefix, MqttProtocol::V5) };
+    config.validate().unwrap();
+    let mut source = spawn_source(config);
+    wait_until_subscribed(&url, &prefix, &mut source).await;
+    assert_eq!(source.stats.connection_errors.load(Ordering::Relaxed), 0, "the empty client id was refused");
+    source.stop().await;
 }
