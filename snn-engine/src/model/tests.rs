@@ -510,3 +510,38 @@ fn a_model_state_saved_before_motor_current_channels_existed_still_loads() {
     let restored: AssetModel = serde_json::from_value(state).unwrap();
     assert!(restored == model(4));
 }
+
+#[test]
+fn a_pump_with_vibration_temperature_and_motor_current_detects_the_broken_bar_with_the_default_config() {
+    // The pump of `Plant` (vibration and temperature following a ±20% load cycle) driven by a
+    // motor whose current follows the same load: its stator current streams a quarter of a second
+    // after each vibration window. Bars break from tick 570; nothing else changes.
+    use crate::frontend::motor_current::tests::{FS, Motor};
+    let current = ChannelId::from("current");
+    let mut specs = channels();
+    specs.push(ChannelSpec { id: current.clone(), kind: ChannelKind::MotorCurrent });
+    let mut m = AssetModel::new(AssetId::from("pump-1"), specs, ModelConfig::default(), 2024).unwrap();
+    let mut plant = Plant::new(99, u64::MAX, 0.0);
+    let mut motor = Motor::new(5, 50.0, Some(-55.0));
+    let fault_tick = 120 + 450;
+    let mut out = Vec::new();
+    for tick in 0..fault_tick + 60 {
+        let load = 1.0 + 0.2 * (std::f64::consts::TAU * tick as f64 / 60.0).sin();
+        motor.amplitude = 14.1 * load;
+        motor.slip = 0.02 * load;
+        let growth = if tick >= fault_tick { ((tick - fault_tick + 1) as f64 / 30.0).min(1.0) } else { 0.0 };
+        motor.sideband_db = Some(-55.0 + 25.0 * growth);
+        let (t, reading) = motor.window(FS as usize);
+        out.push((tick, m.step(&current, Timestamp(t.0 + 250_000), &reading)));
+        for (ch, t, r) in plant.next() {
+            out.push((tick, m.step(&ch, t, &r)));
+        }
+    }
+    let alerts = raised(&out);
+    let (tick, report) = alerts.first().expect("the broken bar raises an alert");
+    assert!(*tick >= fault_tick, "false alarm at tick {tick} while healthy: {report:?}");
+    assert!(*tick < fault_tick + 40, "alert at tick {tick}, bars broke from {fault_tick}");
+    let top = &report.evidence[0];
+    assert_eq!((top.channel.as_str(), top.feature.as_str()), ("current", "sideband_db"), "{:#?}", report.evidence);
+    assert!(top.observed > top.expected + 2.0 && top.deviation_sigma > 2.0, "{top:?}");
+}
