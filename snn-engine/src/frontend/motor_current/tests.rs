@@ -170,6 +170,23 @@ fn other_sample_rates_read_the_same() {
 }
 
 #[test]
+fn windows_longer_than_the_longest_fft_are_analysed_whole() {
+    // Three seconds at 25.6 kHz: the harmonics come from the first 65,536 samples, the baseband
+    // takes every sample, so four such windows make a full ten-second history.
+    let mut motor = Motor::new(16, 59.7, Some(-35.0));
+    motor.fs = 25_600.0;
+    let mut fe = MotorCurrent::default();
+    let mut last = [0.0; 4];
+    for _ in 0..4 {
+        last = step(&mut fe, motor.window(76_800));
+    }
+    assert_eq!(stream(&fe).baseband_filled, stream(&fe).baseband.len());
+    assert!((last[1] - 59.7).abs() < 0.005 && (last[2] + 35.0).abs() < 3.0, "{last:?}");
+    let expected = 10.0 * (10f64.powf(-2.5) + 10f64.powf(-3.0)).log10();
+    assert!((last[3] - expected).abs() < 0.5, "{last:?}");
+}
+
+#[test]
 fn a_short_history_measures_only_what_it_resolves() {
     // Sidebands 1 Hz from the carrier hide in its main lobe for the first seconds: the estimate
     // starts low (the noise further out) and reaches the injected level once the lobe is narrower.
