@@ -1,5 +1,6 @@
 //! `spikewatch bench engine`: engine speed on one thread, without criterion, as a table: samples/s of a
-//! scalar and of a 25.6 kHz vibration channel through the whole model, neuron updates/s and synaptic
+//! scalar and of a 25.6 kHz vibration channel through the whole model, windows/s of a 2 kHz motor
+//! current through its front-end alone and through the whole model, neuron updates/s and synaptic
 //! events/s of the raw layer, and optionally samples/s over a recorded stream (the CSV that
 //! `bench/run.sh` also feeds to River and Brian2, for a like-for-like comparison).
 //!
@@ -43,6 +44,10 @@ pub struct EngineArgs {
     /// Vibration windows (2048 samples at 25.6 kHz) timed (after warm-up).
     #[arg(long, default_value_t = 5_000)]
     pub windows: u64,
+    /// Motor-current windows (one second at 2 kHz) timed through the front-end alone and through
+    /// the whole model (after warm-up).
+    #[arg(long, default_value_t = 5_000)]
+    pub motor_windows: u64,
     /// Windows of the raw layer timed, for each layer shape.
     #[arg(long, default_value_t = 50_000)]
     pub layer_windows: u64,
@@ -106,10 +111,8 @@ pub fn engine(args: &EngineArgs, out: &mut impl Write) -> anyhow::Result<Vec<Mea
         }
         let seconds = start.elapsed().as_secs_f64();
         let events = model.counters().synaptic_events - before.synaptic_events;
-        let name = match kind {
-            ChannelKind::Scalar => "scalar channel, model step",
-            ChannelKind::Window => "vibration 25.6 kHz, model step",
-        };
+        let name =
+            if kind == ChannelKind::Scalar { "scalar channel, model step" } else { "vibration 25.6 kHz, model step" };
         if kind == ChannelKind::Window {
             rows.push(Measurement { name: name.into(), work: steps, seconds, unit: "windows/s" });
         }
@@ -123,6 +126,10 @@ pub fn engine(args: &EngineArgs, out: &mut impl Write) -> anyhow::Result<Vec<Mea
             model.config().neurons
         ));
     }
+
+    let (frontend_row, step_row, note) = motor_current(args.motor_windows);
+    rows.extend([frontend_row, step_row]);
+    notes.push(note);
 
     for kind in [ChannelKind::Scalar, ChannelKind::Window] {
         let mut layer = LayerWorkload::new(kind);
@@ -150,6 +157,39 @@ pub fn engine(args: &EngineArgs, out: &mut impl Write) -> anyhow::Result<Vec<Mea
 
     write_table(out, &rows, &notes)?;
     Ok(rows)
+}
+
+/// Times one-second motor-current windows (2,000 samples at 2 kHz, back to back) through the
+/// motor-current front-end alone, then through a warmed-up single-channel model.
+fn motor_current(windows: u64) -> (Measurement, Measurement, String) {
+    let (mut frontend, params) = workload::motor_current_frontend();
+    let mut feed = Feed::motor_current();
+    // A full history first (10 s), so the sideband spectrum has its steady-state size.
+    workload::run_frontend(&mut frontend, &params, &mut feed, 12);
+    let start = Instant::now();
+    black_box(workload::run_frontend(&mut frontend, &params, &mut feed, windows));
+    let seconds = start.elapsed().as_secs_f64();
+    let name = "motor current 2 kHz, front-end";
+    let frontend_row = Measurement { name: name.into(), work: windows, seconds, unit: "windows/s" };
+    let per_window_us = if windows > 0 { seconds / windows as f64 * 1e6 } else { 0.0 };
+
+    let kind = ChannelKind::MotorCurrent;
+    let (mut model, channel, mut feed) =
+        (workload::single_channel_model(kind), workload::channel_id(kind), Feed::motor_current());
+    workload::warm_up(&mut model, &channel, &mut feed, EXTRA_WARMUP_STEPS);
+    let start = Instant::now();
+    for _ in 0..windows {
+        let (t, reading) = feed.next_reading();
+        black_box(model.step(&channel, t, reading));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let step_row =
+        Measurement { name: "motor current 2 kHz, model step".into(), work: windows, seconds, unit: "windows/s" };
+    let note = format!(
+        "{name}: {per_window_us:.0} us per one-second window (supply, sidebands over a 10 s history, harmonics), \
+         so one core keeps up with 1 / that many motors"
+    );
+    (frontend_row, step_row, note)
 }
 
 /// Steps every reading of `path` through fresh default models (one per asset), `repeat` times over.
@@ -236,7 +276,7 @@ mod tests {
     use super::*;
 
     fn tiny() -> EngineArgs {
-        EngineArgs { scalar_steps: 50, windows: 3, layer_windows: 4, stream: None, repeat: 2 }
+        EngineArgs { scalar_steps: 50, windows: 3, motor_windows: 3, layer_windows: 4, stream: None, repeat: 2 }
     }
 
     #[test]
@@ -252,6 +292,8 @@ mod tests {
                 "windows/s",
                 "samples/s",
                 "synaptic events/s",
+                "windows/s",
+                "windows/s",
                 "neuron updates/s",
                 "synaptic events/s",
                 "neuron updates/s",
@@ -262,8 +304,10 @@ mod tests {
         assert_eq!((rows[2].work, rows[3].work), (3, 3 * 2048), "windows and their samples");
         let config = snn_engine::ModelConfig::default();
         let per_window = (config.neurons * config.window_time_steps as usize) as u64;
-        assert_eq!(rows[5].work, 4 * per_window, "neurons x time steps x windows");
-        assert!(rows[6].work > 0 && rows[6].work % config.neurons as u64 == 0, "input spikes x fan-out");
+        assert_eq!((rows[5].work, rows[6].work), (3, 3), "motor-current windows, front-end and model step");
+        assert!(rows[5].name.contains("front-end") && rows[6].name.contains("model step"));
+        assert_eq!(rows[7].work, 4 * per_window, "neurons x time steps x windows");
+        assert!(rows[8].work > 0 && rows[8].work % config.neurons as u64 == 0, "input spikes x fan-out");
 
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();

@@ -74,7 +74,9 @@ pub struct AssetConfig {
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     pub id: ChannelId,
-    /// `window` for blocks of raw samples (vibration, acoustic), `scalar` for slow values.
+    /// `window` for blocks of raw samples (vibration, acoustic), `scalar` for slow values,
+    /// `motor_current` for a stator current streamed as contiguous blocks of samples (1-25.6 kHz),
+    /// analysed for supply frequency, broken-rotor-bar sidebands and harmonics.
     pub kind: ChannelKind,
 }
 
@@ -290,5 +292,36 @@ mod tests {
         assert!(Config::from_sources(twice, Vec::new(), "t").is_err());
         let slash = "[[assets]]\nid = \"a/b\"\nchannels = [{ id = \"v\", kind = \"window\" }]\n";
         assert!(Config::from_sources(slash, Vec::new(), "t").is_err());
+    }
+
+    #[test]
+    fn channel_kinds_parse_and_an_unknown_kind_is_named_with_the_valid_ones() {
+        let asset = |kind: &str| {
+            format!(
+                "[mqtt]\n[[assets]]\nid = \"m1\"\nchannels = [{{ id = \"current\", kind = \"{kind}\" }}, \
+                 {{ id = \"temperature\", kind = \"scalar\" }}]\n"
+            )
+        };
+        let config = Config::from_sources(&asset("motor_current"), Vec::new(), "t").unwrap();
+        let specs = config.assets[0].channel_specs();
+        assert_eq!(specs[0].kind, ChannelKind::MotorCurrent);
+        assert_eq!(specs[1].kind, ChannelKind::Scalar);
+        assert_eq!(
+            Config::from_sources(&asset("window"), Vec::new(), "t").unwrap().assets[0].channels[0].kind,
+            ChannelKind::Window
+        );
+        for bad in ["motorcurrent", "MotorCurrent", "current"] {
+            let err = format!("{:#}", Config::from_sources(&asset(bad), Vec::new(), "t").unwrap_err());
+            assert!(err.contains(&format!("unknown variant `{bad}`")), "{err}");
+            assert!(err.contains("motor_current") && err.contains("window") && err.contains("scalar"), "{err}");
+        }
+        // The motor-current analysis is tuned under [model.motor_current]; an unknown key is named.
+        let tuned = format!("{}[model.motor_current]\nhistory_seconds = 20\n", asset("motor_current"));
+        assert_eq!(Config::from_sources(&tuned, Vec::new(), "t").unwrap().model.motor_current.history_seconds, 20.0);
+        let typo = format!("{}[model.motor_current]\nhistory_s = 20\n", asset("motor_current"));
+        assert!(format!("{:#}", Config::from_sources(&typo, Vec::new(), "t").unwrap_err()).contains("history_s"));
+        let out_of_range = format!("{}[model.motor_current]\nhistory_seconds = 0.5\n", asset("motor_current"));
+        let err = format!("{:#}", Config::from_sources(&out_of_range, Vec::new(), "t").unwrap_err());
+        assert!(err.contains("motor_current.history_seconds"), "{err}");
     }
 }

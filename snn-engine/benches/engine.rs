@@ -4,6 +4,9 @@
 //!   samples).
 //! - `vibration_25k6`: one 2048-sample window at 25.6 kHz through `step`; `samples` counts its samples,
 //!   `windows` the window itself.
+//! - `motor_current_2k`: one second of stator current (2,000 samples at 2 kHz, windows back to back):
+//!   `frontend` through the motor-current front-end alone (supply, sidebands, harmonics), `step` through
+//!   the whole model; elements = windows.
 //! - `layer/<inputs>x<neurons>`: the raw LIF layer with STDP run by the CPU backend for one window, every
 //!   neuron recruited; `neuron_updates` counts neurons x time steps, `synaptic_events` input spikes x
 //!   fan-out (the engine's own counter).
@@ -55,6 +58,29 @@ fn vibration_channel(c: &mut Criterion) {
     group.finish();
 }
 
+fn motor_current_channel(c: &mut Criterion) {
+    let mut group = c.benchmark_group("motor_current_2k");
+    group.throughput(Throughput::Elements(1));
+    let (mut frontend, params) = workload::motor_current_frontend();
+    let mut feed = Feed::motor_current();
+    // A full history first, so the sideband spectrum has its steady-state size.
+    workload::run_frontend(&mut frontend, &params, &mut feed, 12);
+    group.bench_function("frontend", |b| {
+        b.iter(|| black_box(workload::run_frontend(&mut frontend, &params, &mut feed, 1)))
+    });
+    let kind = ChannelKind::MotorCurrent;
+    let (mut model, channel, mut feed) =
+        (workload::single_channel_model(kind), workload::channel_id(kind), Feed::motor_current());
+    workload::warm_up(&mut model, &channel, &mut feed, EXTRA_WARMUP_STEPS);
+    group.bench_function("step", |b| {
+        b.iter(|| {
+            let (t, reading) = feed.next_reading();
+            black_box(model.step(&channel, t, reading))
+        })
+    });
+    group.finish();
+}
+
 fn layer(c: &mut Criterion) {
     let mut group = c.benchmark_group("layer");
     for kind in [ChannelKind::Scalar, ChannelKind::Window] {
@@ -75,5 +101,5 @@ fn layer(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, scalar_channel, vibration_channel, layer);
+criterion_group!(benches, scalar_channel, vibration_channel, motor_current_channel, layer);
 criterion_main!(benches);

@@ -1,12 +1,14 @@
 //! Front-ends: turn one channel's reading into a short vector of features (the model's senses).
 
 pub mod fft;
+pub mod motor_current;
 pub mod window;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::ChannelKind;
 use crate::sample::{Reading, Timestamp};
+pub use motor_current::{MotorCurrent, MotorCurrentParams};
 pub use window::WindowParams;
 
 /// Windows shorter than this carry too little spectrum to analyse and are dropped.
@@ -20,6 +22,8 @@ pub struct FrontEndParams {
     /// Previous values a scalar channel passes beside its value and slope (its short-term
     /// context, so a familiar value in an unfamiliar sequence looks new).
     pub scalar_lags: usize,
+    /// Motor-current channels' analysis.
+    pub motor_current: MotorCurrentParams,
 }
 
 /// Per-channel front-end state. Sample-and-hold: the features of a channel change only when
@@ -40,6 +44,9 @@ pub enum FrontEnd {
         /// Sample rate of the latest window, for naming bands.
         sample_rate_hz: Option<f64>,
     },
+    /// `rms`, `supply_hz`, `sideband_db`, `harmonics_db` of a stator current streamed as
+    /// contiguous windows; see [`MotorCurrent::compute`].
+    MotorCurrent(Box<MotorCurrent>),
 }
 
 impl FrontEnd {
@@ -48,6 +55,7 @@ impl FrontEnd {
         match kind {
             ChannelKind::Scalar => FrontEnd::Scalar { last: None, lags: Vec::new() },
             ChannelKind::Window => FrontEnd::Window { sample_rate_hz: None },
+            ChannelKind::MotorCurrent => FrontEnd::MotorCurrent(Box::default()),
         }
     }
 
@@ -56,6 +64,7 @@ impl FrontEnd {
         match kind {
             ChannelKind::Scalar => 2 + params.scalar_lags,
             ChannelKind::Window => params.window.feature_count(),
+            ChannelKind::MotorCurrent => MotorCurrentParams::FEATURE_NAMES.len(),
         }
     }
 
@@ -68,14 +77,20 @@ impl FrontEnd {
                 .chain((1..=params.scalar_lags).map(|k| format!("lag_{k}")))
                 .collect(),
             FrontEnd::Window { sample_rate_hz } => params.window.feature_names(sample_rate_hz.unwrap_or(25_600.0)),
+            FrontEnd::MotorCurrent(_) => MotorCurrentParams::FEATURE_NAMES.iter().map(|&n| n.to_owned()).collect(),
         }
     }
 
-    /// True when `reading` is of this front-end's kind, finite, and (for a window) long enough.
+    /// True when `reading` is of this front-end's kind, finite, and (for a window) long enough;
+    /// a motor current's window must also have a sample rate the analysis supports (see
+    /// [`motor_current::accepts`]).
     pub fn accepts(&self, reading: &Reading) -> bool {
         let kind_ok = match (self, reading) {
             (FrontEnd::Scalar { .. }, Reading::Scalar(_)) => true,
             (FrontEnd::Window { .. }, Reading::Window { samples, .. }) => samples.len() >= MIN_WINDOW_SAMPLES,
+            (FrontEnd::MotorCurrent(_), Reading::Window { sample_rate_hz, samples }) => {
+                samples.len() >= MIN_WINDOW_SAMPLES && motor_current::accepts(*sample_rate_hz, samples.len())
+            }
             _ => false,
         };
         kind_ok && reading.is_finite()
@@ -105,6 +120,9 @@ impl FrontEnd {
                 window::window_features(*sample_rate_hz, samples, &params.window, out);
                 *rate = Some(*sample_rate_hz);
             }
+            (FrontEnd::MotorCurrent(state), Reading::Window { sample_rate_hz, samples }) => {
+                state.compute(t, *sample_rate_hz, samples, &params.motor_current, out);
+            }
             _ => debug_assert!(false, "compute called on a reading the front-end does not accept"),
         }
     }
@@ -118,6 +136,7 @@ mod tests {
         FrontEndParams {
             window: WindowParams { band_min_hz: 100.0, band_count: 8, envelope_band_min_hz: 2_000.0 },
             scalar_lags: 2,
+            motor_current: MotorCurrentParams::default(),
         }
     }
 
@@ -148,12 +167,23 @@ mod tests {
         assert!(!w.accepts(&win(15)));
         assert!(!w.accepts(&Reading::Scalar(1.0)));
         assert!(!w.accepts(&Reading::Window { sample_rate_hz: 1_000.0, samples: vec![f32::NAN; 32] }));
+        // A motor current needs a supported rate and a tenth of a second at least.
+        let m = FrontEnd::new(ChannelKind::MotorCurrent);
+        let current = |rate: f64, n: usize| Reading::Window { sample_rate_hz: rate, samples: vec![0.5; n] };
+        assert!(m.accepts(&current(2_000.0, 2_000)));
+        assert!(m.accepts(&current(2_000.0, 200)));
+        assert!(!m.accepts(&current(2_000.0, 199)), "shorter than 0.1 s");
+        assert!(m.accepts(&current(1_000.0, 100)) && m.accepts(&current(25_600.0, 2_560)));
+        assert!(!m.accepts(&current(999.0, 1_000)), "below 1 kHz the 7th harmonic is past Nyquist");
+        assert!(!m.accepts(&current(25_601.0, 25_601)), "above 25.6 kHz");
+        assert!(!m.accepts(&Reading::Scalar(1.0)));
+        assert!(!m.accepts(&Reading::Window { sample_rate_hz: 2_000.0, samples: vec![f32::INFINITY; 2_000] }));
     }
 
     #[test]
     fn names_match_counts() {
         let p = params();
-        for kind in [ChannelKind::Scalar, ChannelKind::Window] {
+        for kind in [ChannelKind::Scalar, ChannelKind::Window, ChannelKind::MotorCurrent] {
             assert_eq!(FrontEnd::new(kind).feature_names(&p).len(), FrontEnd::feature_count(kind, &p));
         }
     }

@@ -24,12 +24,27 @@ pub use config::ModelConfig;
 
 /// What a channel delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     /// One value per reading.
     Scalar,
-    /// A block of fast samples per reading.
+    /// A block of fast samples per reading (vibration, acoustic).
     Window,
+    /// A motor's stator current as blocks of samples (1-25.6 kHz), successive blocks contiguous:
+    /// a gateway streaming the waveform in chunks. Analysed for the supply frequency, the
+    /// sidebands a broken rotor bar makes and the 5th and 7th harmonics
+    /// (`frontend::motor_current`).
+    MotorCurrent,
+}
+
+impl ChannelKind {
+    /// True when the channel's readings are windows of samples rather than single values.
+    pub fn takes_windows(self) -> bool {
+        match self {
+            ChannelKind::Scalar => false,
+            ChannelKind::Window | ChannelKind::MotorCurrent => true,
+        }
+    }
 }
 
 /// One channel of an asset.
@@ -140,7 +155,8 @@ pub struct AlertReport {
 pub struct FeatureDeviation {
     /// The channel the feature comes from.
     pub channel: ChannelId,
-    /// `value`, `slope`, `rms`, `crest`, `kurtosis`, `band_<lo>_<hi>_hz`, `envelope_ratio`.
+    /// `value`, `slope`, `lag_<k>` (scalar); `rms`, `crest`, `kurtosis`, `band_<lo>_<hi>_hz`,
+    /// `envelope_ratio` (window); `rms`, `supply_hz`, `sideband_db`, `harmonics_db` (motor current).
     pub feature: String,
     /// Latest value, in the feature's units.
     pub observed: f64,
@@ -295,6 +311,7 @@ impl AssetModel {
                 envelope_band_min_hz: config.envelope_band_min_hz,
             },
             scalar_lags: config.scalar_lags,
+            motor_current: config.motor_current,
         };
         let mut offsets = vec![0];
         for c in &channels {

@@ -7,7 +7,7 @@ use super::rejects::RejectLog;
 use super::status::StatusBoard;
 use crate::metrics::Metrics;
 use connectors::ingest::{RejectReason, Rejection};
-use snn_engine::{AlertEvent, AlertReport, AssetId, AssetModel, ChannelId, ChannelKind, Reading, Sample, Timestamp};
+use snn_engine::{AlertEvent, AlertReport, AssetId, AssetModel, ChannelId, Reading, Sample, Timestamp};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
@@ -103,7 +103,7 @@ impl Worker {
                     "channel is not configured for this asset",
                 ));
             }
-            (Some(ChannelKind::Window), Reading::Scalar(_)) | (Some(ChannelKind::Scalar), Reading::Window { .. }) => {
+            (Some(kind), reading) if kind.takes_windows() != matches!(reading, Reading::Window { .. }) => {
                 return Err(Rejection::new(
                     RejectReason::Malformed,
                     source(),

@@ -10,6 +10,7 @@
 
 use snn_engine::backend::{Backend, CpuBackend};
 use snn_engine::encoder::{PopulationEncoder, SpikeRaster, rates_to_raster};
+use snn_engine::frontend::{FrontEnd, FrontEndParams, WindowParams};
 use snn_engine::network::{Layer, LayerSpec};
 use snn_engine::rng::SplitMix64;
 use snn_engine::{AssetId, AssetModel, ChannelId, ChannelKind, ChannelSpec, ModelConfig, Phase, Reading, Timestamp};
@@ -18,6 +19,10 @@ use snn_engine::{AssetId, AssetModel, ChannelId, ChannelKind, ChannelSpec, Model
 pub const VIBRATION_RATE_HZ: f64 = 25_600.0;
 /// Samples per vibration window (80 ms at 25.6 kHz).
 pub const WINDOW_SAMPLES: usize = 2048;
+/// Sample rate of the motor-current channel (a typical MCSA gateway setting).
+pub const MOTOR_RATE_HZ: f64 = 2_000.0;
+/// Samples per motor-current window: one second, streamed back to back.
+pub const MOTOR_WINDOW_SAMPLES: usize = 2_000;
 /// Seed of every generator and model here (the server's default `pipeline.seed`).
 pub const SEED: u64 = 7;
 
@@ -26,6 +31,9 @@ const SCALAR_PERIOD_US: i64 = 1_000_000;
 /// Distinct prepared readings, cycled by the timed loops.
 const SCALAR_VALUES: usize = 4096;
 const VIBRATION_WINDOWS: usize = 32;
+/// Whole seconds of motor current: every line of the current completes whole cycles in it, so the
+/// cycled windows join without a discontinuity.
+const MOTOR_WINDOWS: usize = 32;
 /// Rasters cycled by the layer workload.
 const LAYER_RASTERS: usize = 64;
 
@@ -34,6 +42,7 @@ pub fn channel_id(kind: ChannelKind) -> ChannelId {
     match kind {
         ChannelKind::Scalar => ChannelId::from("temperature"),
         ChannelKind::Window => ChannelId::from("vibration"),
+        ChannelKind::MotorCurrent => ChannelId::from("current"),
     }
 }
 
@@ -92,6 +101,33 @@ impl Feed {
         Feed { readings, period_us, next: 0, t_us: 1_767_225_600_000_000 }
     }
 
+    /// A healthy induction motor's stator current at 2 kHz: 10 A rms at 50 Hz, 5th and 7th
+    /// harmonics, broken-rotor-bar sidebands at 2% slip 55 dB down, and noise; one-second windows
+    /// back to back (the contiguous stream a motor-current channel expects).
+    pub fn motor_current() -> Self {
+        let mut rng = SplitMix64::new(SEED);
+        let dt = 1.0 / MOTOR_RATE_HZ;
+        let tone = |hz: f64, t: f64| (std::f64::consts::TAU * hz * t).sin();
+        let sideband = 14.1 * 10f64.powf(-55.0 / 20.0);
+        let readings = (0..MOTOR_WINDOWS)
+            .map(|w| {
+                let samples = (0..MOTOR_WINDOW_SAMPLES)
+                    .map(|n| {
+                        let t = (w * MOTOR_WINDOW_SAMPLES + n) as f64 * dt;
+                        (14.1 * tone(50.0, t)
+                            + 0.8 * tone(250.0, t)
+                            + 0.45 * tone(350.0, t)
+                            + sideband * (tone(48.0, t) + tone(52.0, t))
+                            + 0.05 * rng.next_gaussian()) as f32
+                    })
+                    .collect();
+                Reading::Window { sample_rate_hz: MOTOR_RATE_HZ, samples }
+            })
+            .collect();
+        let period_us = (MOTOR_WINDOW_SAMPLES as f64 / MOTOR_RATE_HZ * 1e6).round() as i64;
+        Feed { readings, period_us, next: 0, t_us: 1_767_225_600_000_000 }
+    }
+
     /// The next reading and its time.
     pub fn next_reading(&mut self) -> (Timestamp, &Reading) {
         let i = self.next;
@@ -118,6 +154,34 @@ pub fn warm_up(model: &mut AssetModel, channel: &ChannelId, feed: &mut Feed, ext
         model.step(channel, t, reading);
     }
     steps + extra
+}
+
+/// A motor-current front-end alone, with the default model's parameters (no encoding, no network).
+pub fn motor_current_frontend() -> (FrontEnd, FrontEndParams) {
+    let c = ModelConfig::default();
+    let params = FrontEndParams {
+        window: WindowParams {
+            band_min_hz: c.band_min_hz,
+            band_count: c.band_count,
+            envelope_band_min_hz: c.envelope_band_min_hz,
+        },
+        scalar_lags: c.scalar_lags,
+        motor_current: c.motor_current,
+    };
+    (FrontEnd::new(ChannelKind::MotorCurrent), params)
+}
+
+/// Runs `frontend` on the next `windows` readings of `feed` (features into a scratch buffer).
+pub fn run_frontend(frontend: &mut FrontEnd, params: &FrontEndParams, feed: &mut Feed, windows: u64) -> f64 {
+    let mut out = [0.0; 4];
+    let mut acc = 0.0;
+    for _ in 0..windows {
+        let (t, reading) = feed.next_reading();
+        frontend.compute(t, reading, params, &mut out);
+        acc += out[2];
+    }
+    // Returned so the work cannot be optimised away.
+    acc
 }
 
 /// What one pass of the [`LayerWorkload`] did.

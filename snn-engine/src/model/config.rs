@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
+use crate::frontend::MotorCurrentParams;
 use crate::likelihood::{AnomalyLikelihood, LikelihoodParams};
 use crate::score::AlertMachine;
 use crate::stdp::StdpRuleKind;
@@ -44,6 +45,9 @@ pub struct ModelConfig {
     pub band_count: usize,
     /// The envelope is demodulated from this frequency up to Nyquist.
     pub envelope_band_min_hz: f64,
+    /// Analysis of motor-current channels (`[model.motor_current]`: history length, supply search
+    /// range, sideband band, timing tolerance).
+    pub motor_current: MotorCurrentParams,
 
     /// Z-scores are clipped to this many standard deviations.
     pub z_clip_sigma: f64,
@@ -152,6 +156,7 @@ impl Default for ModelConfig {
             band_min_hz: 100.0,
             band_count: 8,
             envelope_band_min_hz: 2_000.0,
+            motor_current: MotorCurrentParams::default(),
             z_clip_sigma: 6.0,
             std_floor_fraction_of_mean: 0.01,
             std_floor_abs: 1e-9,
@@ -246,6 +251,9 @@ impl ModelConfig {
         check(positive(c.band_min_hz), "band_min_hz", "must be positive")?;
         check((1..=64).contains(&c.band_count), "band_count", "must be in 1..=64")?;
         check(positive(c.envelope_band_min_hz), "envelope_band_min_hz", "must be positive")?;
+        c.motor_current
+            .validate()
+            .map_err(|(field, reason)| ModelError::InvalidConfig { field, reason: reason.to_owned() })?;
         check(positive(c.z_clip_sigma), "z_clip_sigma", "must be positive")?;
         check(
             c.std_floor_fraction_of_mean.is_finite() && c.std_floor_fraction_of_mean >= 0.0,
@@ -353,6 +361,29 @@ mod tests {
         assert!(bad.validate().unwrap_err().to_string().contains("stdp_tau_post_slow_time_steps"));
         let bad = ModelConfig { stdp_triplet_ratio: -0.1, ..ModelConfig::default() };
         assert!(bad.validate().unwrap_err().to_string().contains("stdp_triplet_ratio"));
+    }
+
+    #[test]
+    fn motor_current_parameters_default_per_field_and_are_checked() {
+        let c: ModelConfig = serde_json::from_str(r#"{"motor_current": {"history_seconds": 20}}"#).unwrap();
+        assert_eq!(c.motor_current.history_seconds, 20.0);
+        assert_eq!(c.motor_current.supply_min_hz, 40.0);
+        c.validate().unwrap();
+        assert!(serde_json::from_str::<ModelConfig>(r#"{"motor_current": {"history_s": 20}}"#).is_err());
+        let with = |p: MotorCurrentParams| ModelConfig { motor_current: p, ..ModelConfig::default() };
+        let d = MotorCurrentParams::default();
+        for (bad, field) in [
+            (MotorCurrentParams { history_seconds: 0.5, ..d }, "motor_current.history_seconds"),
+            (MotorCurrentParams { history_seconds: f64::NAN, ..d }, "motor_current.history_seconds"),
+            (MotorCurrentParams { supply_max_hz: 40.0, ..d }, "motor_current.supply_max_hz"),
+            (MotorCurrentParams { supply_min_hz: 5.0, ..d }, "motor_current.supply_min_hz"),
+            (MotorCurrentParams { sideband_min_offset_hz: 0.0, ..d }, "motor_current.sideband_min_offset_hz"),
+            (MotorCurrentParams { sideband_max_offset_hz: 0.4, ..d }, "motor_current.sideband_max_offset_hz"),
+            (MotorCurrentParams { max_timing_error_ms: -1.0, ..d }, "motor_current.max_timing_error_ms"),
+        ] {
+            let err = with(bad).validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{err}");
+        }
     }
 
     #[test]

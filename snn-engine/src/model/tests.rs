@@ -451,7 +451,7 @@ fn slow_fault(config: ModelConfig) -> Vec<(u64, StepOutcome)> {
 }
 
 #[test]
-fn a_slowly_growing_fault_leaves_the_condition_limits_and_its_alert_stays_open() {
+fn a_slowly_growing_fault_leaves_the_condition_limits_and_is_alerted_until_the_end() {
     let out = slow_fault(ModelConfig::default());
     let alerts = raised(&out);
     let (tick, report) = alerts.first().expect("the slow fault raises an alert");
@@ -459,8 +459,13 @@ fn a_slowly_growing_fault_leaves_the_condition_limits_and_its_alert_stays_open()
     let top = &report.evidence[0];
     assert_eq!(top.channel, vib(), "evidence: {:#?}", report.evidence);
     assert!(top.deviation_sigma > 3.0 && top.observed > top.expected, "{top:?}");
-    assert_eq!(alerts.len(), 1, "one alert, open to the end: {alerts:?}");
-    assert_eq!(out.last().unwrap().1.phase, Phase::Alerting);
+    // An alert that has become the usual settles and the limits move up to the new level; as the
+    // fault keeps growing it breaks them again, so the fault is never left unalerted for long.
+    assert!(alerts.iter().all(|(_, r)| r.evidence[0].channel == vib()), "{alerts:?}");
+    assert!(alerts.len() <= 4, "{} alerts", alerts.len());
+    let open = out.iter().filter(|(t, o)| *t >= *tick && o.phase == Phase::Alerting).count();
+    let since = out.iter().filter(|(t, _)| *t >= *tick).count();
+    assert!(open * 10 >= since * 8, "an alert was open for {open} of the {since} outcomes since the first");
 
     // The learned model alone takes the growth in its stride for longer, or for good.
     let unlimited = slow_fault(ModelConfig { condition_limit_sigmas: 0.0, ..ModelConfig::default() });
@@ -478,4 +483,108 @@ fn operator_feedback_widens_the_condition_limits() {
     m.accept_as_normal(Timestamp(360_000_000));
     let after = run(&mut m, &mut plant, 200);
     assert!(raised(&after).is_empty(), "the accepted fault level alerted again: {:?}", raised(&after));
+}
+
+/// A motor watched through its stator current alone (one `motor_current` channel, one-second
+/// windows at 2 kHz), its load cycling ±20% over 60 s (current amplitude and slip follow it),
+/// broken-rotor-bar sidebands at -55 dB. From tick `fault_from` bars break: the sidebands grow to
+/// -30 dB over 30 ticks. Returns every outcome with its tick.
+///
+/// The model learns at a fifth of the default STDP rate: with one load-driven feature among four
+/// nearly constant ones, the default rate lets the few prototypes recruited in warm-up follow the
+/// load cycle around instead of staying where they were recruited, so none is left at the load's
+/// peaks once learning slows down in monitoring, and every peak then looks new.
+fn motor_run(fault_from: u64, ticks: u64) -> (AssetModel, Vec<(u64, StepOutcome)>) {
+    use crate::frontend::motor_current::tests::{FS, Motor};
+    let current = ChannelId::from("current");
+    let spec = ChannelSpec { id: current.clone(), kind: ChannelKind::MotorCurrent };
+    let config = ModelConfig { stdp_rate: 0.002, ..ModelConfig::default() };
+    let mut m = AssetModel::new(AssetId::from("motor-1"), vec![spec], config, 31).unwrap();
+    let mut motor = Motor::new(17, 50.0, None);
+    let out = (0..ticks)
+        .map(|tick| {
+            let load = 1.0 + 0.2 * (std::f64::consts::TAU * tick as f64 / 60.0).sin();
+            motor.amplitude = 14.1 * load;
+            motor.slip = 0.02 * load;
+            let growth = if tick >= fault_from { ((tick - fault_from + 1) as f64 / 30.0).min(1.0) } else { 0.0 };
+            motor.sideband_db = Some(-55.0 + 25.0 * growth);
+            let (t, reading) = motor.window(FS as usize);
+            (tick, m.step(&current, t, &reading))
+        })
+        .collect();
+    (m, out)
+}
+
+#[test]
+fn a_broken_rotor_bar_raises_an_alert_explained_by_the_current_sidebands() {
+    let fault_tick = 120 + 450;
+    let (m, out) = motor_run(fault_tick, fault_tick + 60);
+    assert!(out.iter().all(|(_, o)| !o.dropped));
+    let alerts = raised(&out);
+    let (tick, report) = alerts.first().expect("the broken bar raises an alert");
+    assert!(*tick >= fault_tick, "false alarm at tick {tick} while healthy: {report:?}");
+    assert!(*tick < fault_tick + 40, "alert at tick {tick}, bars broke from {fault_tick}");
+    let top = &report.evidence[0];
+    assert_eq!((top.channel.as_str(), top.feature.as_str()), ("current", "sideband_db"), "{:#?}", report.evidence);
+    assert!(top.observed > top.expected + 2.0 && top.deviation_sigma > 2.0, "{top:?}");
+    assert_eq!(m.phase(), Phase::Alerting);
+}
+
+#[test]
+fn a_healthy_motor_under_a_varying_load_raises_nothing() {
+    let (m, out) = motor_run(u64::MAX, 120 + 450 + 60);
+    assert!(raised(&out).is_empty(), "false alarms: {:?}", raised(&out));
+    assert_eq!(m.phase(), Phase::Monitoring);
+    assert_eq!(m.counters().dropped, 0);
+}
+
+#[test]
+fn a_motor_current_channel_rejects_scalars_and_unsupported_windows() {
+    let spec = ChannelSpec { id: ChannelId::from("current"), kind: ChannelKind::MotorCurrent };
+    let mut m = AssetModel::new(AssetId::from("motor-1"), vec![spec], ModelConfig::default(), 1).unwrap();
+    let ch = ChannelId::from("current");
+    let window = |rate: f64, n: usize| Reading::Window { sample_rate_hz: rate, samples: vec![0.1; n] };
+    for r in [Reading::Scalar(10.0), window(500.0, 500), window(2_000.0, 100), window(51_200.0, 51_200)] {
+        assert!(m.step(&ch, Timestamp(0), &r).dropped, "{r:?}");
+    }
+    assert_eq!(m.counters().dropped, 4);
+    assert!(!m.step(&ch, Timestamp(0), &window(2_000.0, 2_000)).dropped);
+    assert_eq!(serde_json::to_value(ChannelKind::MotorCurrent).unwrap(), "motor_current");
+    assert!(ChannelKind::MotorCurrent.takes_windows() && ChannelKind::Window.takes_windows());
+    assert!(!ChannelKind::Scalar.takes_windows());
+}
+
+#[test]
+fn a_pump_with_vibration_temperature_and_motor_current_detects_the_broken_bar_with_the_default_config() {
+    // The pump of `Plant` (vibration and temperature following a ±20% load cycle) driven by a
+    // motor whose current follows the same load: its stator current streams a quarter of a second
+    // after each vibration window. Bars break from tick 570; nothing else changes.
+    use crate::frontend::motor_current::tests::{FS, Motor};
+    let current = ChannelId::from("current");
+    let mut specs = channels();
+    specs.push(ChannelSpec { id: current.clone(), kind: ChannelKind::MotorCurrent });
+    let mut m = AssetModel::new(AssetId::from("pump-1"), specs, ModelConfig::default(), 2024).unwrap();
+    let mut plant = Plant::new(99, u64::MAX, 0.0);
+    let mut motor = Motor::new(5, 50.0, Some(-55.0));
+    let fault_tick = 120 + 450;
+    let mut out = Vec::new();
+    for tick in 0..fault_tick + 60 {
+        let load = 1.0 + 0.2 * (std::f64::consts::TAU * tick as f64 / 60.0).sin();
+        motor.amplitude = 14.1 * load;
+        motor.slip = 0.02 * load;
+        let growth = if tick >= fault_tick { ((tick - fault_tick + 1) as f64 / 30.0).min(1.0) } else { 0.0 };
+        motor.sideband_db = Some(-55.0 + 25.0 * growth);
+        let (t, reading) = motor.window(FS as usize);
+        out.push((tick, m.step(&current, Timestamp(t.0 + 250_000), &reading)));
+        for (ch, t, r) in plant.next() {
+            out.push((tick, m.step(&ch, t, &r)));
+        }
+    }
+    let alerts = raised(&out);
+    let (tick, report) = alerts.first().expect("the broken bar raises an alert");
+    assert!(*tick >= fault_tick, "false alarm at tick {tick} while healthy: {report:?}");
+    assert!(*tick < fault_tick + 40, "alert at tick {tick}, bars broke from {fault_tick}");
+    let top = &report.evidence[0];
+    assert_eq!((top.channel.as_str(), top.feature.as_str()), ("current", "sideband_db"), "{:#?}", report.evidence);
+    assert!(top.observed > top.expected + 2.0 && top.deviation_sigma > 2.0, "{top:?}");
 }
