@@ -318,3 +318,85 @@ async fn bad_server_configs_and_plants_are_refused_before_listening() {
     assert!(matches!(err, OpcUaServerError::Plant(_)), "{err}");
     assert!(err.to_string().contains("no assets"), "{err}");
 }
+
+/// Whether a source with `config` gets a value through: `true` at its first sample, `false` once two
+/// attempts in a row failed without any session.
+async fn admitted(config: OpcUaConfig) -> bool {
+    let (tx, mut rx) = mpsc::channel(256);
+    let stats = Arc::new(SourceStats::default());
+    let (stop, shutdown) = watch::channel(false);
+    let source = tokio::spawn(run_opcua_source(config, tx, stats.clone(), shutdown));
+    let outcome = tokio::time::timeout(GUARD, async {
+        loop {
+            tokio::select! {
+                item = rx.recv() => match item.expect("source is running") {
+                    Ingest::Sample(_) => return true,
+                    Ingest::Rejected(r) => panic!("unexpected rejection: {r}"),
+                },
+                () = tokio::time::sleep(Duration::from_millis(50)) => {
+                    if stats.connection_errors.load(Ordering::Relaxed) >= 2 {
+                        assert_eq!(stats.connections.load(Ordering::Relaxed), 0, "{stats:?}");
+                        return false;
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .expect("hang guard: neither admitted nor refused");
+    stop.send(true).unwrap();
+    tokio::time::timeout(GUARD, source).await.expect("source stops on shutdown").unwrap().unwrap();
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_gets_in_follows_the_server_config() {
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let client = |server: &SimulatorOpcUaServer, policy, mode, user: Option<(&str, &str)>, dir: &str| OpcUaConfig {
+        security_policy: policy,
+        security_mode: mode,
+        username: user.map(|(u, _)| u.into()),
+        password: user.map(|(_, p)| p.into()),
+        trust_server_certs: true,
+        pki_dir: temp_dir(dir),
+        reconnect_min_ms: 100,
+        reconnect_max_ms: 200,
+        ..server.client_config()
+    };
+    let (b256, none) = (SecurityPolicy::Basic256Sha256, SecurityPolicy::None);
+
+    // Open (the default) with a user as well: anonymous over Basic256Sha256 Sign, and the user.
+    let open = OpcUaServerConfig {
+        listen,
+        pki_dir: temp_dir("who-open-server"),
+        users: vec![OpcUaUser { username: USER.into(), password: PASSWORD.into() }],
+        time_scale: TIME_SCALE,
+        ..OpcUaServerConfig::default()
+    };
+    let server = start_on(plant(START_US), open).await;
+    assert!(admitted(client(&server, b256, SecurityMode::Sign, None, "who-anonymous-sign")).await);
+    assert!(admitted(client(&server, b256, SecurityMode::Sign, Some((USER, PASSWORD)), "who-user-sign")).await);
+    server.stop().await.unwrap();
+
+    // Secure only: anonymous, a wrong password and the unsecured endpoint are all refused.
+    let server = start_on(plant(START_US), secure_server_config(listen, temp_dir("who-secure-server"))).await;
+    let refused = [
+        client(&server, b256, SecurityMode::SignAndEncrypt, None, "who-anonymous"),
+        client(&server, b256, SecurityMode::SignAndEncrypt, Some((USER, "wrong")), "who-wrong-password"),
+        client(&server, none, SecurityMode::None, None, "who-unsecured"),
+    ];
+    for config in refused {
+        let what = format!("{:?} {:?} user {:?}", config.security_policy, config.security_mode, config.username);
+        assert!(!admitted(config).await, "{what} was let in");
+    }
+    server.stop().await.unwrap();
+    remove_temp_dirs(&[
+        "who-open-server",
+        "who-anonymous-sign",
+        "who-user-sign",
+        "who-secure-server",
+        "who-anonymous",
+        "who-wrong-password",
+        "who-unsecured",
+    ]);
+}
