@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use connectors::mqtt::MqttConfig;
 use spikewatch::config::Config;
 use spikewatch::{bench, demo, eval, replay, runtime, simulate_opcua};
 use std::path::PathBuf;
@@ -98,18 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Demo(args) => demo::run_demo(args, shutdown).await,
             Command::Serve { config } => runtime::serve(Config::load(config.as_deref())?, shutdown, |_| {}).await,
             Command::Simulate { broker, topic_prefix, duration_s, opcua, sim } => {
-                let mqtt = (broker != "none").then(|| MqttConfig {
-                    url: broker,
-                    client_id: "spikewatch-simulator".into(),
-                    ..MqttConfig::default()
-                });
-                anyhow::ensure!(
-                    mqtt.is_some() || opcua.opcua_listen.is_some(),
-                    "--broker none without --opcua-listen would simulate for nobody"
-                );
-                if let Some(mqtt) = &mqtt {
-                    mqtt.validate()?;
-                }
+                let mqtt = simulate_opcua::mqtt_target(broker, &opcua)?;
                 let plant = sim.simulator()?;
                 // Both transports carry the same plant: a copy ticks the same values at the same times.
                 let server =

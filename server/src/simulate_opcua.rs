@@ -4,6 +4,7 @@
 use crate::config::{AssetConfig, ChannelConfig};
 use anyhow::Context;
 use connectors::OpcUaConfig;
+use connectors::mqtt::MqttConfig;
 use connectors::opcua::{SecurityMode, SecurityPolicy};
 use connectors::simulator::opcua_server::{OpcUaServerConfig, OpcUaUser, SimulatorOpcUaServer};
 use connectors::simulator::{PlantLayout, PlantSimulator, ServedKind};
@@ -47,6 +48,18 @@ impl OpcUaServeArgs {
             duration_s,
         })
     }
+}
+
+/// Where `simulate` publishes over MQTT: `None` for `--broker none`, which then needs `--opcua-listen`
+/// (else nothing would be simulated).
+pub fn mqtt_target(broker: String, opcua: &OpcUaServeArgs) -> anyhow::Result<Option<MqttConfig>> {
+    if broker == "none" {
+        anyhow::ensure!(opcua.opcua_listen.is_some(), "--broker none without --opcua-listen would simulate for nobody");
+        return Ok(None);
+    }
+    let mqtt = MqttConfig { url: broker, client_id: "spikewatch-simulator".into(), ..MqttConfig::default() };
+    mqtt.validate()?;
+    Ok(Some(mqtt))
 }
 
 /// Starts the OPC-UA server when `--opcua-listen` is given, and prints the spikewatch configuration
@@ -169,6 +182,23 @@ mod tests {
                 vec![("vibration".to_string(), ChannelKind::Window), ("temperature".into(), ChannelKind::Scalar)];
             assert_eq!(declared, [("pump-1".to_string(), channels.clone()), ("pump-2".into(), channels)]);
         }
+    }
+
+    #[test]
+    fn broker_none_needs_an_opcua_listen_address() {
+        let args = OpcUaServeArgs {
+            opcua_listen: None,
+            opcua_pki_dir: "pki".into(),
+            opcua_users: vec![],
+            opcua_secure_only: false,
+        };
+        let err = mqtt_target("none".into(), &args).unwrap_err();
+        assert!(err.to_string().contains("--broker none without --opcua-listen"), "{err}");
+        assert!(mqtt_target("http://broker".into(), &args).is_err());
+        let mqtt = mqtt_target("mqtt://127.0.0.1:1883".into(), &args).unwrap().unwrap();
+        assert_eq!(mqtt.url, "mqtt://127.0.0.1:1883");
+        let serving = OpcUaServeArgs { opcua_listen: Some("127.0.0.1:4855".parse().unwrap()), ..args };
+        assert!(mqtt_target("none".into(), &serving).unwrap().is_none());
     }
 
     #[test]
