@@ -12,7 +12,9 @@
 //! unit-tested; only [`mqtt`], [`publish`] (with [`simulator::publish_simulation`] over it) and
 //! [`embedded_broker`] touch the network.
 //! The [`opcua`] source touches the network as well; its value conversion
-//! ([`opcua::data_value_to_ingest`]) is sans-I/O and unit-tested.
+//! ([`opcua::data_value_to_ingest`]) is sans-I/O and unit-tested. So does the simulator's OPC-UA
+//! server (`simulator::opcua_server`, behind the `opcua-server` feature); the address space it
+//! serves and the matching client configuration ([`simulator::PlantLayout`]) are sans-I/O.
 
 pub mod backoff;
 pub mod backpressure;

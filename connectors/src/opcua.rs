@@ -14,6 +14,13 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use thiserror::Error;
 
+/// Largest OPC-UA message spikewatch's client (and the simulator's server) accepts: one publish
+/// response can carry several windows of up to `MAX_WINDOW_SAMPLES` Float samples (4 MiB each).
+pub(crate) const MAX_MESSAGE_BYTES: usize = 64 << 20;
+/// Chunks per message: enough for `MAX_MESSAGE_BYTES` in the smallest chunk OPC-UA allows (8192
+/// bytes, OPC UA Part 6, 7.1.2.3).
+pub(crate) const MAX_CHUNK_COUNT: usize = MAX_MESSAGE_BYTES / 8192;
+
 /// Errors of the OPC-UA source. Only configuration problems are returned from
 /// [`run_opcua_source`]; connection problems are retried with backoff.
 #[derive(Debug, Error)]

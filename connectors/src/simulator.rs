@@ -12,8 +12,14 @@
 //! diagnostics — a tutorial", MSSP 25, 2011). It shows in kurtosis, crest factor, the energy of
 //! the band around the resonance and the envelope spectrum at BPFO, not in the low harmonics.
 
+mod opcua_layout;
+#[cfg(feature = "opcua-server")]
+pub mod opcua_server;
 mod publish;
 
+pub use opcua_layout::{
+    LayoutError, PLANT_NAMESPACE_URI, PlantLayout, SAMPLE_RATE_PROPERTY, ServedChannel, ServedKind,
+};
 pub use publish::publish_simulation;
 
 use snn_engine::rng::SplitMix64;

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod replay;
 pub mod runtime;
+pub mod simulate_opcua;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;

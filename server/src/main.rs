@@ -2,9 +2,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use connectors::mqtt::MqttConfig;
 use spikewatch::config::Config;
-use spikewatch::{bench, demo, eval, replay, runtime};
+use spikewatch::{bench, demo, eval, replay, runtime, simulate_opcua};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio::sync::watch;
@@ -38,9 +37,10 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Measure speed on one thread: `bench engine` prints samples/s, neuron updates/s and synaptic events/s.
     Bench(bench::BenchArgs),
-    /// Publish the simulated plant to an existing MQTT broker, to try a deployment end to end.
+    /// Publish the simulated plant to an existing MQTT broker and/or serve it over OPC-UA, to try a
+    /// deployment end to end.
     Simulate {
-        /// Broker URL, e.g. mqtt://127.0.0.1:1883.
+        /// Broker URL, e.g. mqtt://127.0.0.1:1883; `none` to skip MQTT (then --opcua-listen is needed).
         #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
         broker: String,
         /// Topic prefix; messages go to <prefix>/<asset>/<channel>.
@@ -49,6 +49,8 @@ enum Command {
         /// Stop after this many simulated seconds (default: run until Ctrl-C).
         #[arg(long)]
         duration_s: Option<f64>,
+        #[command(flatten)]
+        opcua: simulate_opcua::OpcUaServeArgs,
         #[command(flatten)]
         sim: demo::SimulationArgs,
     },
@@ -94,20 +96,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Demo(args) => demo::run_demo(args, shutdown).await,
             Command::Serve { config } => runtime::serve(Config::load(config.as_deref())?, shutdown, |_| {}).await,
-            Command::Simulate { broker, topic_prefix, duration_s, sim } => {
-                let mqtt =
-                    MqttConfig { url: broker, client_id: "spikewatch-simulator".into(), ..MqttConfig::default() };
-                mqtt.validate()?;
-                let published = connectors::simulator::publish_simulation(
-                    sim.simulator()?,
-                    mqtt,
-                    topic_prefix,
-                    sim.time_scale,
-                    duration_s,
-                    shutdown,
-                )
-                .await?;
-                println!("published {published} messages");
+            Command::Simulate { broker, topic_prefix, duration_s, opcua, sim } => {
+                let mqtt = simulate_opcua::mqtt_target(broker, &opcua)?;
+                let plant = sim.simulator()?;
+                // Both transports carry the same plant: a copy ticks the same values at the same times.
+                let server =
+                    simulate_opcua::start(&opcua, &plant, sim.time_scale, duration_s, &mut std::io::stdout()).await?;
+                let publish = async {
+                    let Some(mqtt) = mqtt else { return anyhow::Ok(()) };
+                    let published = connectors::simulator::publish_simulation(
+                        plant,
+                        mqtt,
+                        topic_prefix,
+                        sim.time_scale,
+                        duration_s,
+                        shutdown.clone(),
+                    )
+                    .await?;
+                    println!("published {published} messages");
+                    Ok(())
+                };
+                let serve = async {
+                    let Some(server) = server else { return anyhow::Ok(()) };
+                    let ticks = server.run(shutdown.clone()).await?;
+                    println!("served {ticks} ticks over opcua");
+                    Ok(())
+                };
+                tokio::try_join!(publish, serve)?;
                 Ok(())
             }
             Command::Replay(args) => {

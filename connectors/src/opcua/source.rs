@@ -1,10 +1,11 @@
 //! The OPC-UA source loop: connect, subscribe to the configured items, forward every data change as `Ingest`, reconnect forever.
 
 use super::convert::{ItemRoute, data_value_to_ingest};
-use super::{OpcUaConfig, OpcUaError};
+use super::{MAX_CHUNK_COUNT, MAX_MESSAGE_BYTES, OpcUaConfig, OpcUaError};
 use crate::backoff::Backoff;
 use crate::backpressure::{DropOldestQueue, Forwarder};
 use crate::ingest::Ingest;
+use crate::json::MAX_WINDOW_SAMPLES;
 use crate::mqtt::{SourceStats, jitter_seed, shutdown_requested};
 use ::opcua::client::transport::TcpConnector;
 use ::opcua::client::{
@@ -98,7 +99,10 @@ pub async fn run_opcua_source(
 
 /// The async-opcua client for `config`: its certificate store lives in `pki_dir` and a key pair
 /// is generated there on first use of a secure policy. Its own reconnect logic is off (retry
-/// limit 0): a broken session ends, and [`run_opcua_source`] builds a new one.
+/// limit 0): a broken session ends, and [`run_opcua_source`] builds a new one. Arrays up to
+/// `MAX_WINDOW_SAMPLES` decode, the bound the MQTT decoders use: async-opcua's default stops at
+/// 1000 elements, shorter than a typical vibration window, and a publish holding a longer array
+/// fails to decode as a whole.
 fn build_client(config: &OpcUaConfig) -> Result<Client, OpcUaError> {
     let secure = config.security_policy != super::SecurityPolicy::None;
     ClientBuilder::new()
@@ -112,6 +116,9 @@ fn build_client(config: &OpcUaConfig) -> Result<Client, OpcUaError> {
         .keep_alive_interval(KEEP_ALIVE)
         .max_failed_keep_alive_count(3)
         .request_timeout(Duration::from_secs(10))
+        .max_array_length(MAX_WINDOW_SAMPLES)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_chunk_count(MAX_CHUNK_COUNT)
         .client()
         .map_err(|errors| OpcUaError::Client(errors.join("; ")))
 }
