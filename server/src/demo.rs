@@ -5,8 +5,8 @@ use crate::config::{AssetConfig, ChannelConfig, Config};
 use anyhow::Context;
 use connectors::embedded_broker::start_embedded_broker;
 use connectors::mqtt::MqttConfig;
-use connectors::simulator::{FaultSpec, PlantSimulator, SimConfig, publish_simulation};
-use snn_engine::{ChannelKind, Timestamp};
+use connectors::simulator::{FaultKind, FaultSpec, PlantSimulator, SimConfig, publish_simulation};
+use snn_engine::Timestamp;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::sync::watch;
@@ -19,9 +19,13 @@ pub struct SimulationArgs {
     /// How many simulated pumps.
     #[arg(long, default_value_t = 4)]
     pub assets: usize,
-    /// Which pump (1-based) develops a bearing fault; 0 for none.
+    /// Which pump (1-based) develops a fault; 0 for none.
     #[arg(long, default_value_t = 0)]
     pub fault_asset: usize,
+    /// What fails: outer-race, inner-race or ball (bearing defects: vibration impacts and
+    /// acoustic bursts), or broken-rotor-bar (motor current sidebands).
+    #[arg(long, default_value_t = FaultKind::OuterRace)]
+    pub fault_kind: FaultKind,
     /// Simulated seconds after the start at which the fault begins.
     #[arg(long, default_value_t = 150.0)]
     pub fault_start_s: f64,
@@ -51,6 +55,7 @@ impl SimulationArgs {
             seed: self.seed,
             fault: (self.fault_asset > 0).then(|| FaultSpec {
                 asset_index: self.fault_asset - 1,
+                kind: self.fault_kind,
                 start_s: self.fault_start_s,
                 ramp_s: self.fault_ramp_s,
             }),
@@ -77,13 +82,8 @@ pub struct DemoArgs {
 
 /// The configuration the demo runs with: every simulated pump declared, local storage.
 pub fn demo_config(args: &DemoArgs, broker_url: String, sim: &PlantSimulator) -> Config {
-    let channels: Vec<ChannelConfig> = PlantSimulator::channels()
-        .into_iter()
-        .map(|(id, kind)| ChannelConfig {
-            id,
-            kind: if kind == "window" { ChannelKind::Window } else { ChannelKind::Scalar },
-        })
-        .collect();
+    let channels: Vec<ChannelConfig> =
+        PlantSimulator::channels().into_iter().map(|(id, kind)| ChannelConfig { id, kind }).collect();
     let mut config = Config::default();
     config.http.listen = args.http;
     config.mqtt = Some(MqttConfig {
