@@ -138,3 +138,61 @@ pub async fn run_demo(mut args: DemoArgs, shutdown: watch::Receiver<bool>) -> an
     tracing::info!(published, "simulator stopped");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use snn_engine::AssetModel;
+
+    #[derive(Debug, Parser)]
+    struct Demo {
+        #[command(flatten)]
+        args: DemoArgs,
+    }
+
+    fn args(extra: &[&str]) -> DemoArgs {
+        Demo::try_parse_from(["demo"].iter().chain(extra)).unwrap().args
+    }
+
+    #[test]
+    fn fault_kind_defaults_to_outer_race_and_unknown_kinds_are_refused() {
+        assert_eq!(args(&[]).sim.fault_kind, FaultKind::OuterRace);
+        assert_eq!(args(&["--fault-kind", "broken-rotor-bar"]).sim.fault_kind, FaultKind::BrokenRotorBar);
+        let err = Demo::try_parse_from(["demo", "--fault-kind", "rotor"]).unwrap_err().to_string();
+        assert!(err.contains("unknown fault kind `rotor`") && err.contains("inner-race"), "{err}");
+    }
+
+    /// The demo's plant through the models the demo configures, without the broker: ten simulated
+    /// minutes in which only the failing pump may alert, and it must.
+    #[test]
+    fn the_demo_plant_alerts_on_the_failing_pump_only() {
+        let mut args = args(&["--assets", "4", "--fault-asset", "4"]);
+        args.sim.time_scale = 1.0;
+        let mut sim = args.sim.simulator().unwrap();
+        let config = demo_config(&args, "mqtt://127.0.0.1:1".into(), &sim);
+        config.validate().unwrap();
+        let mut models: Vec<AssetModel> = config
+            .assets
+            .iter()
+            .map(|a| {
+                AssetModel::new(a.id.clone(), a.channel_specs(), config.model.clone(), config.pipeline.seed).unwrap()
+            })
+            .collect();
+        let mut first_alert: Vec<Option<f64>> = vec![None; models.len()];
+        for _ in 0..600 {
+            let t_s = sim.elapsed_s();
+            for sample in sim.tick() {
+                let i = models.iter().position(|m| m.asset() == &sample.asset).unwrap();
+                let outcome = models[i].step(&sample.channel, sample.t, &sample.reading);
+                assert!(!outcome.dropped, "{} {} rejected", sample.asset, sample.channel);
+                if outcome.alert.is_some() && first_alert[i].is_none() {
+                    first_alert[i] = Some(t_s);
+                }
+            }
+        }
+        assert_eq!(first_alert[..3], [None, None, None], "a healthy pump alerted");
+        let fault_at = first_alert[3].expect("the failing pump alerts");
+        assert!(fault_at > args.sim.fault_start_s, "pump-4 alerted at {fault_at} s, before its fault");
+    }
+}

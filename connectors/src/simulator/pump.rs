@@ -20,6 +20,11 @@ const VIBRATION_NOISE_G: f64 = 0.05;
 pub(super) const MEAN_LOAD: f64 = 0.85;
 /// Thermal time constant of the bearing housing.
 const THERMAL_TAU_S: f64 = 120.0;
+/// Noise of the housing temperature reading, °C RMS: a PT100 transmitter averages its ADC over
+/// the reading interval, leaving about a hundredth of a degree. (A noisier reading would, now and
+/// then, fall outside the whole range a healthy pump has shown, which a detector must treat as
+/// new, for no change of the machine.)
+const TEMPERATURE_NOISE_C: f64 = 0.01;
 
 /// A fault as one tick sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,7 +141,7 @@ impl Pump {
 
         let target = equilibrium_temperature(load, bearing_severity);
         self.temperature_c += (target - self.temperature_c) * (1.0 - (-config.tick_s / THERMAL_TAU_S).exp());
-        let temperature_c = self.temperature_c + 0.05 * self.rng.next_gaussian();
+        let temperature_c = self.temperature_c + TEMPERATURE_NOISE_C * self.rng.next_gaussian();
         PumpReadings { vibration, current, temperature_c, acoustic }
     }
 
