@@ -120,6 +120,7 @@ pub async fn run_demo(mut args: DemoArgs, shutdown: watch::Receiver<bool>) -> an
         shutdown.clone(),
     ));
     let fault = format!("pump-{}", args.sim.fault_asset);
+    let fault_kind = args.sim.fault_kind;
     let data_dir = args.data_dir.clone();
     let broker_url = broker.url();
     let fault_at = args.sim.fault_start_s / args.sim.time_scale;
@@ -130,7 +131,7 @@ pub async fn run_demo(mut args: DemoArgs, shutdown: watch::Receiver<bool>) -> an
         println!("  metrics      http://{http}/metrics");
         println!("  MQTT broker  {broker_url}   (topics {TOPIC_PREFIX}/<asset>/<channel>)");
         println!("  data         {}", data_dir.display());
-        println!("The models learn normal behaviour first; {fault} starts to fail about {fault_at:.0} s from now.");
+        println!("The models learn normal behaviour first; {fault} starts to fail ({fault_kind}) about {fault_at:.0} s from now.");
         println!("Press Ctrl-C to stop.");
     })
     .await?;
@@ -143,7 +144,7 @@ pub async fn run_demo(mut args: DemoArgs, shutdown: watch::Receiver<bool>) -> an
 mod tests {
     use super::*;
     use clap::Parser;
-    use snn_engine::AssetModel;
+    use snn_engine::{AlertEvent, AssetModel};
 
     #[derive(Debug, Parser)]
     struct Demo {
@@ -186,8 +187,11 @@ mod tests {
                 let i = models.iter().position(|m| m.asset() == &sample.asset).unwrap();
                 let outcome = models[i].step(&sample.channel, sample.t, &sample.reading);
                 assert!(!outcome.dropped, "{} {} rejected", sample.asset, sample.channel);
-                if outcome.alert.is_some() && first_alert[i].is_none() {
+                if let (Some(AlertEvent::Raised(report)), None) = (&outcome.alert, first_alert[i]) {
                     first_alert[i] = Some(t_s);
+                    let moved: Vec<String> =
+                        report.evidence.iter().map(|e| format!("{}/{}", e.channel, e.feature)).collect();
+                    eprintln!("{} alerts at {t_s} s: {}", sample.asset, moved.join(", "));
                 }
             }
         }
