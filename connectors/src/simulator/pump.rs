@@ -11,13 +11,13 @@ use std::f64::consts::TAU;
 
 /// Structural resonance excited by each bearing impact, and its decay: 1 ms means the ring-down
 /// is gone (< 1 %) within about 5 ms, before the next impact (7-11 ms later).
-pub(super) const HOUSING_RESONANCE: Resonance = Resonance { frequency_hz: 3_000.0, decay_s: 0.001 };
+const HOUSING_RESONANCE: Resonance = Resonance { frequency_hz: 3_000.0, decay_s: 0.001 };
 /// Peak impact acceleration at full severity, in g: 40x the broadband noise.
 const IMPACT_PEAK_G: f64 = 2.0;
 /// Broadband vibration noise (sensor + flow turbulence), g RMS.
 const VIBRATION_NOISE_G: f64 = 0.05;
 /// Mean of the load cycle (fraction of rated load).
-pub(super) const MEAN_LOAD: f64 = 0.85;
+const MEAN_LOAD: f64 = 0.85;
 /// Thermal time constant of the bearing housing.
 const THERMAL_TAU_S: f64 = 120.0;
 /// Noise of the housing temperature reading, °C RMS: a PT100 transmitter averages its ADC over
