@@ -42,6 +42,6 @@ pub use mqtt::{MqttConfig, MqttError, MqttProtocol, SourceStats, run_mqtt_source
 pub use publish::{publish_samples, sample_topic};
 pub use replay::{CsvLayout, CsvOptions, Replay, ReplayError, WavOptions, read_csv, read_csv_with, read_wav};
 pub use route::{Command, Decoded, Decoder, MappedTopic, PayloadFormat, Route, TopicConfig};
-pub use simulator::{FaultSpec, PlantSimulator, SimConfig, publish_simulation};
+pub use simulator::{FaultKind, FaultSpec, PlantSimulator, SimConfig, publish_simulation};
 pub use sparkplug::SparkplugDecoder;
 pub use topic::{TopicError, TopicPattern};

@@ -5,8 +5,8 @@ use crate::config::{AssetConfig, ChannelConfig, Config};
 use anyhow::Context;
 use connectors::embedded_broker::start_embedded_broker;
 use connectors::mqtt::MqttConfig;
-use connectors::simulator::{FaultSpec, PlantSimulator, SimConfig, publish_simulation};
-use snn_engine::{ChannelKind, Timestamp};
+use connectors::simulator::{FaultKind, FaultSpec, PlantSimulator, SimConfig, publish_simulation};
+use snn_engine::Timestamp;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::sync::watch;
@@ -19,9 +19,13 @@ pub struct SimulationArgs {
     /// How many simulated pumps.
     #[arg(long, default_value_t = 4)]
     pub assets: usize,
-    /// Which pump (1-based) develops a bearing fault; 0 for none.
+    /// Which pump (1-based) develops a fault; 0 for none.
     #[arg(long, default_value_t = 0)]
     pub fault_asset: usize,
+    /// What fails: outer-race, inner-race or ball (bearing defects: vibration impacts and
+    /// acoustic bursts), or broken-rotor-bar (motor current sidebands).
+    #[arg(long, default_value_t = FaultKind::OuterRace)]
+    pub fault_kind: FaultKind,
     /// Simulated seconds after the start at which the fault begins.
     #[arg(long, default_value_t = 150.0)]
     pub fault_start_s: f64,
@@ -51,6 +55,7 @@ impl SimulationArgs {
             seed: self.seed,
             fault: (self.fault_asset > 0).then(|| FaultSpec {
                 asset_index: self.fault_asset - 1,
+                kind: self.fault_kind,
                 start_s: self.fault_start_s,
                 ramp_s: self.fault_ramp_s,
             }),
@@ -77,13 +82,8 @@ pub struct DemoArgs {
 
 /// The configuration the demo runs with: every simulated pump declared, local storage.
 pub fn demo_config(args: &DemoArgs, broker_url: String, sim: &PlantSimulator) -> Config {
-    let channels: Vec<ChannelConfig> = PlantSimulator::channels()
-        .into_iter()
-        .map(|(id, kind)| ChannelConfig {
-            id,
-            kind: if kind == "window" { ChannelKind::Window } else { ChannelKind::Scalar },
-        })
-        .collect();
+    let channels: Vec<ChannelConfig> =
+        PlantSimulator::channels().into_iter().map(|(id, kind)| ChannelConfig { id, kind }).collect();
     let mut config = Config::default();
     config.http.listen = args.http;
     config.mqtt = Some(MqttConfig {
@@ -120,6 +120,7 @@ pub async fn run_demo(mut args: DemoArgs, shutdown: watch::Receiver<bool>) -> an
         shutdown.clone(),
     ));
     let fault = format!("pump-{}", args.sim.fault_asset);
+    let fault_kind = args.sim.fault_kind;
     let data_dir = args.data_dir.clone();
     let broker_url = broker.url();
     let fault_at = args.sim.fault_start_s / args.sim.time_scale;
@@ -130,11 +131,72 @@ pub async fn run_demo(mut args: DemoArgs, shutdown: watch::Receiver<bool>) -> an
         println!("  metrics      http://{http}/metrics");
         println!("  MQTT broker  {broker_url}   (topics {TOPIC_PREFIX}/<asset>/<channel>)");
         println!("  data         {}", data_dir.display());
-        println!("The models learn normal behaviour first; {fault} starts to fail about {fault_at:.0} s from now.");
+        println!("The models learn normal behaviour first; {fault} starts to fail ({fault_kind}) about {fault_at:.0} s from now.");
         println!("Press Ctrl-C to stop.");
     })
     .await?;
     let published = publisher.await.context("simulator task failed")?.context("simulator failed")?;
     tracing::info!(published, "simulator stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use snn_engine::{AlertEvent, AssetModel};
+
+    #[derive(Debug, Parser)]
+    struct Demo {
+        #[command(flatten)]
+        args: DemoArgs,
+    }
+
+    fn args(extra: &[&str]) -> DemoArgs {
+        Demo::try_parse_from(["demo"].iter().chain(extra)).unwrap().args
+    }
+
+    #[test]
+    fn fault_kind_defaults_to_outer_race_and_unknown_kinds_are_refused() {
+        assert_eq!(args(&[]).sim.fault_kind, FaultKind::OuterRace);
+        assert_eq!(args(&["--fault-kind", "broken-rotor-bar"]).sim.fault_kind, FaultKind::BrokenRotorBar);
+        let err = Demo::try_parse_from(["demo", "--fault-kind", "rotor"]).unwrap_err().to_string();
+        assert!(err.contains("unknown fault kind `rotor`") && err.contains("inner-race"), "{err}");
+    }
+
+    /// The demo's plant through the models the demo configures, without the broker: ten simulated
+    /// minutes in which only the failing pump may alert, and it must.
+    #[test]
+    fn the_demo_plant_alerts_on_the_failing_pump_only() {
+        let mut args = args(&["--assets", "4", "--fault-asset", "4"]);
+        args.sim.time_scale = 1.0;
+        let mut sim = args.sim.simulator().unwrap();
+        let config = demo_config(&args, "mqtt://127.0.0.1:1".into(), &sim);
+        config.validate().unwrap();
+        let mut models: Vec<AssetModel> = config
+            .assets
+            .iter()
+            .map(|a| {
+                AssetModel::new(a.id.clone(), a.channel_specs(), config.model.clone(), config.pipeline.seed).unwrap()
+            })
+            .collect();
+        let mut first_alert: Vec<Option<f64>> = vec![None; models.len()];
+        for _ in 0..600 {
+            let t_s = sim.elapsed_s();
+            for sample in sim.tick() {
+                let i = models.iter().position(|m| m.asset() == &sample.asset).unwrap();
+                let outcome = models[i].step(&sample.channel, sample.t, &sample.reading);
+                assert!(!outcome.dropped, "{} {} rejected", sample.asset, sample.channel);
+                if let (Some(AlertEvent::Raised(report)), None) = (&outcome.alert, first_alert[i]) {
+                    first_alert[i] = Some(t_s);
+                    let moved: Vec<String> =
+                        report.evidence.iter().map(|e| format!("{}/{}", e.channel, e.feature)).collect();
+                    eprintln!("{} alerts at {t_s} s: {}", sample.asset, moved.join(", "));
+                }
+            }
+        }
+        assert_eq!(first_alert[..3], [None, None, None], "a healthy pump alerted");
+        let fault_at = first_alert[3].expect("the failing pump alerts");
+        assert!(fault_at > args.sim.fault_start_s, "pump-4 alerted at {fault_at} s, before its fault");
+    }
 }

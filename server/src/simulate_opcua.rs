@@ -102,6 +102,7 @@ pub fn spikewatch_config(client: &OpcUaConfig, layout: &PlantLayout, server_pki_
         opcua: &'a OpcUaConfig,
         assets: Vec<AssetConfig>,
     }
+    let declared = PlantSimulator::channels();
     let assets = layout
         .assets()
         .into_iter()
@@ -112,10 +113,14 @@ pub fn spikewatch_config(client: &OpcUaConfig, layout: &PlantLayout, server_pki_
                 .filter(|c| c.asset == asset)
                 .map(|c| ChannelConfig {
                     id: c.channel.clone(),
-                    kind: match c.kind {
-                        ServedKind::Scalar => ChannelKind::Scalar,
-                        ServedKind::Window { .. } => ChannelKind::Window,
-                    },
+                    // The simulator declares how each channel is analysed (its stator current is a
+                    // motor current, not just any window); what it serves tells the rest.
+                    kind: declared.iter().find(|(id, _)| *id == c.channel).map(|&(_, kind)| kind).unwrap_or(
+                        match c.kind {
+                            ServedKind::Scalar => ChannelKind::Scalar,
+                            ServedKind::Window { .. } => ChannelKind::Window,
+                        },
+                    ),
                 })
                 .collect(),
             id: asset,

@@ -7,7 +7,7 @@ mod support;
 
 use connectors::embedded_broker::{EmbeddedBroker, start_embedded_broker};
 use connectors::mqtt::MqttConfig;
-use connectors::simulator::{FaultSpec, PlantSimulator, SimConfig, publish_simulation};
+use connectors::simulator::{FaultKind, FaultSpec, PlantSimulator, SimConfig, publish_simulation};
 use snn_engine::Timestamp;
 use std::path::Path;
 use std::time::Duration;
@@ -56,15 +56,13 @@ const PUBLISH_TIME_SCALE: f64 = 40.0;
 
 /// A `serve` configuration for the three simulated pumps, under a topic root of its own.
 fn serve_config(dir: &Path, services: &Services, http_port: u16, topic_root: &str, client_id: &str) -> String {
-    let assets: String = ASSETS
-        .iter()
-        .map(|id| {
-            format!(
-                "[[assets]]\nid = \"{id}\"\nchannels = [{{ id = \"vibration\", kind = \"window\" }}, \
-                 {{ id = \"current\", kind = \"scalar\" }}, {{ id = \"temperature\", kind = \"scalar\" }}]\n"
-            )
-        })
+    // Every channel the simulator publishes, declared with its kind as an operator would write it.
+    let channels: Vec<String> = PlantSimulator::channels()
+        .into_iter()
+        .map(|(id, kind)| format!("{{ id = \"{id}\", kind = {} }}", serde_json::to_value(kind).unwrap()))
         .collect();
+    let assets: String =
+        ASSETS.iter().map(|id| format!("[[assets]]\nid = \"{id}\"\nchannels = [{}]\n", channels.join(", "))).collect();
     format!(
         "[http]\nlisten = \"127.0.0.1:{http_port}\"\n\
          [mqtt]\nurl = \"{}\"\nclient_id = \"{client_id}\"\ntopics = [\"{topic_root}/{{asset}}/{{channel}}\"]\nmax_payload_bytes = 262144\n\
@@ -88,7 +86,7 @@ fn faulty_asset_alerts_alone(services: Services, runtime: &tokio::runtime::Runti
         SimConfig {
             assets: 3,
             seed: 11,
-            fault: Some(FaultSpec { asset_index: 2, start_s: 150.0, ramp_s: 90.0 }),
+            fault: Some(FaultSpec { asset_index: 2, kind: FaultKind::OuterRace, start_s: 150.0, ramp_s: 90.0 }),
             ..SimConfig::default()
         },
         Timestamp::from_millis(1_767_225_600_000),
@@ -99,7 +97,7 @@ fn faulty_asset_alerts_alone(services: Services, runtime: &tokio::runtime::Runti
     let published = runtime
         .block_on(publish_simulation(sim, publisher, topic_root, PUBLISH_TIME_SCALE, Some(360.0), never))
         .expect("simulation is published");
-    assert!(published >= 3 * 3 * 300, "only {published} messages published");
+    assert!(published as usize >= 3 * PlantSimulator::channels().len() * 300, "only {published} messages published");
 
     // Wait until every published reading has been processed (QoS 1: each arrives once).
     server.wait_for("every reading to be processed", Duration::from_secs(300), |s| {
