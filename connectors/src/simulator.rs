@@ -14,7 +14,9 @@
 
 mod publish;
 
-pub use publish::publish_simulation;
+pub use publish::{
+    DEFAULT_SPARKPLUG_GROUP, DEFAULT_SPARKPLUG_NODE, SimPublish, publish_simulation, publish_simulation_as,
+};
 
 use snn_engine::rng::SplitMix64;
 use snn_engine::{AssetId, ChannelId, Reading, Sample, Timestamp};
