@@ -237,3 +237,50 @@ proptest! {
         prop_assert_eq!(unique, sent);
     }
 }
+
+/// Runs a `decode_sparkplug` fuzz input (topic byte, length byte, payload, ...) as the target does.
+fn run_fuzz_input(data: &[u8]) -> Vec<Result<Vec<Sample>, connectors::DecodeError>> {
+    const TOPICS: [&str; 8] = [
+        "spBv1.0/g/NBIRTH/e",
+        "spBv1.0/g/NDATA/e",
+        "spBv1.0/g/NDEATH/e",
+        "spBv1.0/g/DBIRTH/e/d",
+        "spBv1.0/g/DDATA/e/d",
+        "spBv1.0/g/DDEATH/e/d",
+        "spBv1.0/g/NCMD/e",
+        "spBv1.0/STATE/h",
+    ];
+    let mut decoder = SparkplugDecoder::new();
+    let mut out = Vec::new();
+    let mut rest = data;
+    while let [topic, len, tail @ ..] = rest {
+        let (payload, tail) = tail.split_at(usize::from(*len).min(tail.len()));
+        out.push(decoder.decode(TOPICS[usize::from(*topic) % TOPICS.len()], payload, Timestamp(0)).samples);
+        rest = tail;
+    }
+    out
+}
+
+/// The committed seeds of the `decode_sparkplug` fuzz target reach the array decoding they are meant for.
+#[test]
+fn fuzz_seeds_reach_array_windows() {
+    let seed = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/decode_sparkplug").join(name);
+        run_fuzz_input(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    };
+    let windows = |results: &[Result<Vec<Sample>, connectors::DecodeError>]| -> Vec<(f64, Vec<f32>)> {
+        results
+            .iter()
+            .flat_map(|r| r.as_ref().unwrap().iter())
+            .map(|s| match &s.reading {
+                Reading::Window { sample_rate_hz, samples } => (*sample_rate_hz, samples.clone()),
+                other => panic!("expected a window, got {other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(windows(&seed("float_array_window")), [(25_600.0, vec![1.5, -2.0, 0.25]), (25_600.0, vec![3.0, 4.0])]);
+    assert_eq!(windows(&seed("double_array_rate_from_birth")), [(100.0, vec![0.5]), (100.0, vec![1.0, 2.0, 3.0])]);
+    let without = seed("array_without_rate");
+    let err = without[1].as_ref().unwrap_err();
+    assert!(err.to_string().contains("no numeric `sample_rate_hz` property"), "{err}");
+}

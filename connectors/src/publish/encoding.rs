@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(out[0].payload, encode_binary(&window).unwrap());
         assert_eq!(out[1].topic, "plant/p1/temp");
         assert_eq!(out[1].payload, encode_json(&scalar));
-        let json = JsonEncoding::new("plant".into()).unwrap().encode(&[window.clone()], 0).unwrap();
+        let json = JsonEncoding::new("plant".into()).unwrap().encode(std::slice::from_ref(&window), 0).unwrap();
         assert_eq!(json, [Message { topic: "plant/p1/vib".into(), payload: encode_json(&window) }]);
         assert!(BinaryEncoding::new("a/+".into()).is_err());
         assert!(JsonEncoding::new("#".into()).is_err());
