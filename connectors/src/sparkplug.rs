@@ -1,4 +1,4 @@
-//! Sparkplug B ingestion (sans-I/O): topic parsing, the per-edge-node BIRTH/DATA/DEATH state machine, and rebirth requests.
+//! Sparkplug B (sans-I/O): for ingestion, topic parsing, the per-edge-node BIRTH/DATA/DEATH state machine and rebirth requests; the edge node the simulator publishes as is [`edge`].
 //!
 //! Topics are `spBv1.0/<group>/<type>/<edge node>[/<device>]`. A device's metrics become samples of
 //! the asset named by the device id, an edge node's own metrics samples of the asset named by the

@@ -115,7 +115,10 @@ pub async fn publish_simulation_as(
     if time_scale.is_nan() || time_scale <= 0.0 {
         return Err(MqttError::InvalidConfig(format!("`time_scale` must be positive, got {time_scale}")));
     }
-    info!(url = %mqtt.url, %format, prefix = topic_prefix, time_scale, ?duration_s, subscriber = how.subscriber_topics_toml(), "publishing plant simulation");
+    info!(
+        url = %mqtt.url, %format, time_scale, ?duration_s, subscriber = how.subscriber_topics_toml(),
+        "publishing plant simulation"
+    );
     let ticks = std::iter::from_fn(move || {
         if duration_s.is_some_and(|d| sim.elapsed_s() >= d - 1e-9) {
             return None;

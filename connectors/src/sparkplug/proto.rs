@@ -315,8 +315,6 @@ pub mod datatype {
     pub const BOOLEAN: u32 = 11;
     /// Milliseconds since the epoch in a `long_value`.
     pub const DATETIME: u32 = 13;
-    /// Bytes in a `bytes_value`.
-    pub const BYTES: u32 = 17;
     /// 32-bit floats packed little-endian in a `bytes_value` (Sparkplug B 3.0).
     pub const FLOAT_ARRAY: u32 = 30;
     /// 64-bit floats packed little-endian in a `bytes_value` (Sparkplug B 3.0).
