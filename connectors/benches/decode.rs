@@ -4,6 +4,7 @@
 //! of prepared messages once to warm up, then again timed, and prints messages/s and samples/s.
 //! Figures are per core: the MQTT source decodes on one task.
 
+use connectors::sparkplug::array::{float_array_bytes, sample_rate_properties};
 use connectors::sparkplug::proto::{Metric, MetricValue, Payload, datatype};
 use connectors::sparkplug::{SparkplugDecoder, encode_payload};
 use connectors::{BinarySamples, decode_binary, decode_json, encode_binary_window, encode_json};
@@ -92,5 +93,34 @@ fn main() {
     bench("sparkplug ddata (10 metrics)", 10, 25_600, |i| {
         let out = decoder.decode("spBv1.0/g/DDATA/edge/pump-1", &ddata[(i + 2) % 256], now);
         out.samples.expect("in-sequence ddata decodes").len()
+    });
+
+    // Sparkplug windows: a FloatArray metric of 2048 samples per DDATA, its rate in the metric property.
+    let array = |seq: u8, named: bool| {
+        let m = Metric {
+            name: named.then(|| "vibration".to_owned()),
+            alias: Some(100),
+            datatype: named.then_some(datatype::FLOAT_ARRAY),
+            properties: Some(sample_rate_properties(25_600.0)),
+            value: Some(MetricValue::BytesValue(float_array_bytes(&window))),
+            ..Metric::default()
+        };
+        encode_payload(&Payload {
+            timestamp: Some(ms),
+            seq: Some(u64::from(seq)),
+            metrics: vec![m],
+            ..Payload::default()
+        })
+    };
+    let windows: Vec<Vec<u8>> = (0..=255u8).map(|seq| array(seq, false)).collect();
+    decoder.decode("spBv1.0/g/NBIRTH/edge2", &payload(0, true), now).samples.unwrap();
+    decoder.decode("spBv1.0/g/DBIRTH/edge2/pump-1", &array(1, true), now).samples.unwrap();
+    // 5 120 is a multiple of 256 as well.
+    bench("sparkplug FloatArray window (2048)", 10, 5_120, |i| {
+        let out = decoder.decode("spBv1.0/g/DDATA/edge2/pump-1", &windows[(i + 2) % 256], now);
+        match &out.samples.expect("in-sequence ddata decodes")[0].reading {
+            Reading::Window { samples, .. } => samples.len(),
+            Reading::Scalar(_) => 1,
+        }
     });
 }

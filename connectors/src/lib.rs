@@ -39,9 +39,11 @@ pub use embedded_broker::{BrokerError, EmbeddedBroker, start_embedded_broker};
 pub use ingest::{Ingest, RejectReason, Rejection};
 pub use json::{DecodeError, JsonLayout, TimeFormat, decode_json, decode_json_with, encode_json};
 pub use mqtt::{MqttConfig, MqttError, MqttProtocol, SourceStats, run_mqtt_source};
-pub use publish::{publish_samples, sample_topic};
+pub use publish::{publish_encoded, publish_samples, sample_topic};
 pub use replay::{CsvLayout, CsvOptions, Replay, ReplayError, WavOptions, read_csv, read_csv_with, read_wav};
 pub use route::{Command, Decoded, Decoder, MappedTopic, PayloadFormat, Route, TopicConfig};
-pub use simulator::{FaultKind, FaultSpec, PlantSimulator, SimConfig, publish_simulation};
+pub use simulator::{
+    FaultKind, FaultSpec, PlantSimulator, SimConfig, SimPublish, publish_simulation, publish_simulation_as,
+};
 pub use sparkplug::SparkplugDecoder;
 pub use topic::{TopicError, TopicPattern};

@@ -1,13 +1,15 @@
-//! Publishes `Sample`s over MQTT as JSON at QoS 1, paced against real time, and waits for every PubAck:
-//! the transport of the plant simulator and of `spikewatch replay --publish`.
+//! Publishes `Sample`s over MQTT at QoS 1, paced against real time, and waits for every PubAck: the
+//! transport of the plant simulator and of `spikewatch replay --publish`, in any [`PublishEncoding`].
+
+pub mod encoding;
 
 use crate::backoff::Backoff;
-use crate::json::encode_json;
 use crate::mqtt::{MqttConfig, MqttError, jitter_seed, shutdown_requested};
+pub use encoding::{BinaryEncoding, JsonEncoding, Message, PublishEncoding, SparkplugEncoding, WillFn};
 use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS};
 use snn_engine::Sample;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -36,24 +38,57 @@ pub fn sample_topic(topic_prefix: &str, sample: &Sample) -> Result<String, MqttE
     })
 }
 
-/// Publishes batches of samples as JSON ([`encode_json`]) at QoS 1 to [`sample_topic`], each batch once
-/// its offset (from the start of publishing; zero = at once) has passed, until the batches run out or
-/// shutdown. Keeps polling the rumqttc event loop and retries the connection with backoff. Uses `mqtt.url`,
-/// credentials, `ca_file`, `client_id`, `clean_session` and the reconnect settings.
-///
-/// Returns how many messages were published and acknowledged: on a normal end every QoS 1
-/// publish has its PubAck before this returns.
+/// Publishes batches of samples as JSON ([`crate::json::encode_json`]) at QoS 1 to [`sample_topic`]:
+/// [`publish_encoded`] with a [`JsonEncoding`].
 pub async fn publish_samples(
     batches: impl IntoIterator<Item = (Duration, Vec<Sample>)>,
     mqtt: MqttConfig,
     topic_prefix: String,
+    shutdown: watch::Receiver<bool>,
+) -> Result<u64, MqttError> {
+    publish_encoded(batches, mqtt, JsonEncoding::new(topic_prefix)?, shutdown).await
+}
+
+/// What the connection driver reports to the publishing loop.
+enum SessionEvent {
+    /// Session `n` (0 for the first CONNECT) was acknowledged.
+    Connected(u64),
+    /// A publish arrived on a subscription.
+    Received { topic: String, payload: Vec<u8> },
+}
+
+/// Why publishing stopped before the batches ran out.
+enum Stop {
+    Shutdown,
+    EventLoopGone,
+}
+
+/// Milliseconds since the Unix epoch by the wall clock (stamps Sparkplug payloads).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Publishes batches of samples encoded by `encoding` at QoS 1, each batch once its offset (from
+/// the start of publishing; zero = at once) has passed, until the batches run out or shutdown.
+/// Keeps polling the rumqttc event loop and retries the connection with backoff, registering the
+/// encoding's will anew for every connection attempt, re-subscribing and publishing its
+/// after-connect messages on every connect, and answering what arrives on its subscriptions. Uses
+/// `mqtt.url`, credentials, `ca_file`, `client_id`, `clean_session` and the reconnect settings.
+///
+/// Returns how many messages were published and acknowledged: on a normal end every QoS 1
+/// publish has its PubAck before this returns.
+pub async fn publish_encoded(
+    batches: impl IntoIterator<Item = (Duration, Vec<Sample>)>,
+    mqtt: MqttConfig,
+    mut encoding: impl PublishEncoding,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<u64, MqttError> {
-    if topic_prefix.contains(['+', '#', '\0']) {
-        return Err(MqttError::InvalidConfig(format!("topic prefix `{topic_prefix}` must not contain wildcards")));
-    }
     let mut options = mqtt.mqtt_options()?;
     options.set_manual_acks(false);
+    let will = encoding.will();
+    if let Some(will) = &will {
+        options.set_last_will(will(0));
+    }
     let (client, eventloop) = AsyncClient::new(options, 256);
     let backoff = Backoff::new(
         Duration::from_millis(mqtt.reconnect_min_ms),
@@ -61,43 +96,70 @@ pub async fn publish_samples(
         jitter_seed(&mqtt.client_id),
     );
     let (acks_tx, mut acks) = watch::channel(0u64);
-    let mut driver = tokio::spawn(drive(eventloop, acks_tx, backoff, mqtt.url.clone()));
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let mut driver = tokio::spawn(drive(eventloop, acks_tx, events_tx, will, backoff, mqtt.url.clone()));
 
     let started = Instant::now();
     let mut published = 0u64;
-    let mut stopped = false;
+    let mut connected = !encoding.waits_for_connection();
+    let mut stop = None;
     let mut failed = None;
     'batches: for (due, batch) in batches {
-        if !due.is_zero() {
-            tokio::select! {
+        // Until the batch is due (and, if the encoding asks, connected), answer the driver's events.
+        while !connected || Instant::now() < started + due {
+            let event = tokio::select! {
                 biased;
-                () = shutdown_requested(&mut shutdown) => { stopped = true; break 'batches; }
-                () = tokio::time::sleep_until(started + due) => {}
-            }
-        }
-        for sample in batch {
-            let topic = match sample_topic(&topic_prefix, &sample) {
-                Ok(topic) => topic,
-                Err(e) => {
-                    failed = Some(e);
-                    break 'batches;
-                }
+                () = shutdown_requested(&mut shutdown) => { stop = Some(Stop::Shutdown); break 'batches; }
+                event = events.recv() => event,
+                () = tokio::time::sleep_until(started + due), if connected => break,
             };
-            let sent = tokio::select! {
-                biased;
-                () = shutdown_requested(&mut shutdown) => { stopped = true; break 'batches; }
-                sent = client.publish(topic, QoS::AtLeastOnce, false, encode_json(&sample)) => sent,
+            let Some(event) = event else {
+                stop = Some(Stop::EventLoopGone);
+                break 'batches;
             };
-            if let Err(e) = sent {
-                warn!(error = %e, "mqtt event loop stopped, ending publishing");
+            connected |= matches!(event, SessionEvent::Connected(_));
+            if let Err(s) = answer(event, &mut encoding, &client, &mut published, &mut shutdown).await {
+                stop = Some(s);
                 break 'batches;
             }
-            published += 1;
+        }
+        // Events that arrived meanwhile (a reconnect, a rebirth request) come before this batch.
+        while let Ok(event) = events.try_recv() {
+            if let Err(s) = answer(event, &mut encoding, &client, &mut published, &mut shutdown).await {
+                stop = Some(s);
+                break 'batches;
+            }
+        }
+        let messages = match encoding.encode(&batch, now_ms()) {
+            Ok(messages) => messages,
+            Err(e) => {
+                failed = Some(e);
+                break 'batches;
+            }
+        };
+        if let Err(s) = send(&client, messages, &mut published, &mut shutdown).await {
+            stop = Some(s);
+            break 'batches;
+        }
+    }
+    if let Some(Stop::EventLoopGone) = stop {
+        warn!("mqtt event loop stopped, ending publishing");
+    }
+    let stopped = matches!(stop, Some(Stop::Shutdown));
+    if connected && failed.is_none() && !matches!(stop, Some(Stop::EventLoopGone)) {
+        // A goodbye (Sparkplug NDEATH) must not hold up a shutdown for long.
+        for m in encoding.on_disconnect(now_ms()) {
+            let sent =
+                tokio::time::timeout(SHUTDOWN_GRACE, client.publish(m.topic, QoS::AtLeastOnce, false, m.payload));
+            if matches!(sent.await, Ok(Ok(()))) {
+                published += 1;
+            }
         }
     }
 
     // Wait for the PubAcks: rumqttc retransmits unacknowledged publishes after a reconnect
     // (persistent session), so this normally completes; give up only if acks stop arriving.
+    let mut stopped = stopped;
     loop {
         let before = *acks.borrow();
         if before >= published {
@@ -130,14 +192,68 @@ pub async fn publish_samples(
     Ok(acknowledged)
 }
 
-/// Polls the event loop until DISCONNECT is sent or the client is dropped, counting PubAcks.
-async fn drive(mut eventloop: EventLoop, acks: watch::Sender<u64>, mut backoff: Backoff, url: String) {
+/// Handles one driver event: subscribe and publish the after-connect messages on a connect,
+/// publish the encoding's answer to a received message.
+async fn answer(
+    event: SessionEvent,
+    encoding: &mut impl PublishEncoding,
+    client: &AsyncClient,
+    published: &mut u64,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), Stop> {
+    let messages = match event {
+        SessionEvent::Connected(session) => {
+            for topic in encoding.subscriptions() {
+                client.subscribe(topic, QoS::AtLeastOnce).await.map_err(|_| Stop::EventLoopGone)?;
+            }
+            encoding.on_connected(session, now_ms())
+        }
+        SessionEvent::Received { topic, payload } => encoding.on_message(&topic, &payload, now_ms()),
+    };
+    send(client, messages, published, shutdown).await
+}
+
+/// Queues `messages` for publishing at QoS 1, counting them in `published`.
+async fn send(
+    client: &AsyncClient,
+    messages: Vec<Message>,
+    published: &mut u64,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), Stop> {
+    for m in messages {
+        let sent = tokio::select! {
+            biased;
+            () = shutdown_requested(shutdown) => return Err(Stop::Shutdown),
+            sent = client.publish(m.topic, QoS::AtLeastOnce, false, m.payload) => sent,
+        };
+        sent.map_err(|_| Stop::EventLoopGone)?;
+        *published += 1;
+    }
+    Ok(())
+}
+
+/// Polls the event loop until DISCONNECT is sent or the client is dropped, counting PubAcks and
+/// reporting connects and received publishes. Before each reconnect attempt it registers the will
+/// of the next session, so a will always names the session it belongs to.
+async fn drive(
+    mut eventloop: EventLoop,
+    acks: watch::Sender<u64>,
+    events: mpsc::UnboundedSender<SessionEvent>,
+    will: Option<WillFn>,
+    mut backoff: Backoff,
+    url: String,
+) {
+    let mut session = 0u64;
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::PubAck(_))) => acks.send_modify(|n| *n += 1),
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 backoff.reset();
                 info!(%url, session_present = ack.session_present, "publisher connected");
+                let _ = events.send(SessionEvent::Connected(session));
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let _ = events.send(SessionEvent::Received { topic: p.topic, payload: p.payload.to_vec() });
             }
             Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
             Ok(_) => {}
@@ -145,6 +261,10 @@ async fn drive(mut eventloop: EventLoop, acks: watch::Sender<u64>, mut backoff: 
             Err(error) => {
                 let delay = backoff.next_delay();
                 warn!(%url, %error, delay_ms = delay.as_millis() as u64, "publisher connection failed, retrying");
+                session += 1;
+                if let Some(will) = &will {
+                    eventloop.mqtt_options.set_last_will(will(session));
+                }
                 tokio::time::sleep(delay).await;
             }
         }

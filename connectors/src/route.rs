@@ -83,6 +83,37 @@ pub enum PayloadFormat {
     Sparkplug,
 }
 
+impl PayloadFormat {
+    /// Every format, in declaration order.
+    pub const ALL: [PayloadFormat; 3] = [PayloadFormat::Json, PayloadFormat::Binary, PayloadFormat::Sparkplug];
+
+    /// The name used in config files and on the command line: `json`, `binary` or `sparkplug`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadFormat::Json => "json",
+            PayloadFormat::Binary => "binary",
+            PayloadFormat::Sparkplug => "sparkplug",
+        }
+    }
+}
+
+impl std::fmt::Display for PayloadFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for PayloadFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PayloadFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("unknown payload format `{s}`, expected `json`, `binary` or `sparkplug`"))
+    }
+}
+
 impl TopicConfig {
     /// The pattern as written.
     pub fn pattern(&self) -> &str {
@@ -304,6 +335,19 @@ mod tests {
         // Our own command comes back through the `#` subscription and is ignored.
         let echo = d.decode("spBv1.0/g1/NCMD/edge1", &out.commands[0].payload, now);
         assert_eq!(echo, Decoded::default());
+    }
+
+    #[test]
+    fn payload_formats_parse_and_print_as_in_config_files() {
+        for f in PayloadFormat::ALL {
+            assert_eq!(f.to_string().parse::<PayloadFormat>(), Ok(f));
+            let toml_name: PayloadFormat = serde_json::from_str(&format!("\"{f}\"")).unwrap();
+            assert_eq!(toml_name, f);
+        }
+        assert_eq!(
+            "Binary".parse::<PayloadFormat>().unwrap_err(),
+            "unknown payload format `Binary`, expected `json`, `binary` or `sparkplug`"
+        );
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub use motor::{CURRENT_RATE_HZ, POLE_PAIRS, SUPPLY_HZ};
 pub use opcua_layout::{
     LayoutError, PLANT_NAMESPACE_URI, PlantLayout, SAMPLE_RATE_PROPERTY, ServedChannel, ServedKind,
 };
-pub use publish::publish_simulation;
+pub use publish::{
+    DEFAULT_SPARKPLUG_GROUP, DEFAULT_SPARKPLUG_NODE, SimPublish, publish_simulation, publish_simulation_as,
+};
 
 use pump::{ActiveFault, Pump, PumpReadings};
 use snn_engine::frontend::MIN_WINDOW_SAMPLES;

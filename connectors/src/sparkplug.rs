@@ -1,9 +1,10 @@
-//! Sparkplug B ingestion (sans-I/O): topic parsing, the per-edge-node BIRTH/DATA/DEATH state machine, and rebirth requests.
+//! Sparkplug B (sans-I/O): for ingestion, topic parsing, the per-edge-node BIRTH/DATA/DEATH state machine and rebirth requests; the edge node the simulator publishes as is [`edge`].
 //!
 //! Topics are `spBv1.0/<group>/<type>/<edge node>[/<device>]`. A device's metrics become samples of
 //! the asset named by the device id, an edge node's own metrics samples of the asset named by the
 //! edge node id; the metric name is the channel. Numeric and boolean metrics become scalar
-//! samples; strings, bytes, datasets, templates, nulls and the `bdSeq` / `Node Control/*` /
+//! samples, `FloatArray` and `DoubleArray` metrics windows (see [`array`]); strings, bytes,
+//! other arrays, datasets, templates, nulls and the `bdSeq` / `Node Control/*` /
 //! `Device Control/*` bookkeeping metrics are skipped.
 //!
 //! State per edge node, as the Sparkplug 3.0 specification asks of a host application:
@@ -18,6 +19,8 @@
 //!
 //! NCMD, DCMD and `STATE` messages (ours included) are ignored.
 
+pub mod array;
+pub mod edge;
 pub mod proto;
 
 use crate::json::{DecodeError, MAX_ABS_EPOCH_US, malformed};
@@ -157,6 +160,16 @@ struct MetricTable {
     by_alias: HashMap<u64, (String, u32)>,
     /// name -> datatype.
     datatypes: HashMap<String, u32>,
+    /// name -> the sample rate an array metric declared in its birth (see [`array`]).
+    sample_rates: HashMap<String, f64>,
+}
+
+/// What a DATA metric refers to, per its birth certificate.
+struct Resolved<'m> {
+    name: &'m str,
+    datatype: u32,
+    /// The array sample rate declared in the birth certificate, if any.
+    birth_rate: Option<f64>,
 }
 
 impl MetricTable {
@@ -171,13 +184,16 @@ impl MetricTable {
             {
                 return Err(malformed(format!("birth certificate declares alias {alias} twice")));
             }
+            if let Some(rate) = array::declared_sample_rate(m) {
+                table.sample_rates.insert(name.clone(), rate);
+            }
             table.datatypes.insert(name, datatype);
         }
         Ok(table)
     }
 
     /// The name and datatype of a DATA metric: its own name wins, else its alias.
-    fn resolve<'m>(&'m self, m: &'m Metric) -> Result<(&'m str, u32), DecodeError> {
+    fn resolve<'m>(&'m self, m: &'m Metric) -> Result<Resolved<'m>, DecodeError> {
         let (name, born_type) = match (&m.name, m.alias) {
             (Some(name), _) if !name.is_empty() => (name.as_str(), self.datatypes.get(name).copied()),
             (_, Some(alias)) => {
@@ -187,7 +203,8 @@ impl MetricTable {
             }
             _ => return Err(malformed("metric has neither a name nor an alias")),
         };
-        Ok((name, m.datatype.or(born_type).unwrap_or(0)))
+        let datatype = m.datatype.or(born_type).unwrap_or(0);
+        Ok(Resolved { name, datatype, birth_rate: self.sample_rates.get(name).copied() })
     }
 }
 
@@ -350,7 +367,7 @@ fn bd_seq(p: &Payload) -> Option<u64> {
 fn samples<'p>(
     p: &'p Payload,
     asset: &AssetId,
-    resolve: impl Fn(&'p Metric) -> Result<(&'p str, u32), DecodeError>,
+    resolve: impl Fn(&'p Metric) -> Result<Resolved<'p>, DecodeError>,
 ) -> Result<Vec<Sample>, Failure> {
     samples_of(p, asset, |m| resolve(m).map_err(Failure::Rebirth))
 }
@@ -358,35 +375,33 @@ fn samples<'p>(
 fn samples_of<'p>(
     p: &'p Payload,
     asset: &AssetId,
-    resolve: impl Fn(&'p Metric) -> Result<(&'p str, u32), Failure>,
+    resolve: impl Fn(&'p Metric) -> Result<Resolved<'p>, Failure>,
 ) -> Result<Vec<Sample>, Failure> {
     let reject = |e: DecodeError| Failure::Reject(e);
     let mut out = Vec::with_capacity(p.metrics.len());
     for m in &p.metrics {
-        let (name, datatype) = resolve(m)?;
+        let Resolved { name, datatype, birth_rate } = resolve(m)?;
         if name == "bdSeq" || name.starts_with("Node Control/") || name.starts_with("Device Control/") {
             continue;
         }
-        let Some(value) = value(m, datatype, name).map_err(reject)? else { continue };
+        let Some(reading) = reading(m, datatype, name, birth_rate).map_err(reject)? else { continue };
         let ms = m.timestamp.or(p.timestamp);
         let ms = ms.ok_or_else(|| reject(malformed(format!("metric `{name}` has no timestamp"))))?;
         let micros = ms.checked_mul(1000).filter(|us| *us <= MAX_ABS_EPOCH_US);
         let micros =
             micros.ok_or_else(|| reject(malformed(format!("metric `{name}` timestamp {ms} ms is out of range"))))?;
-        out.push(Sample {
-            asset: asset.clone(),
-            channel: ChannelId::from(name),
-            t: Timestamp(micros as i64),
-            reading: Reading::Scalar(value),
-        });
+        out.push(Sample { asset: asset.clone(), channel: ChannelId::from(name), t: Timestamp(micros as i64), reading });
     }
     Ok(out)
 }
 
-/// A metric's value as a number, `None` when it carries no measurement (null, text, bytes, ...).
-fn value(m: &Metric, datatype: u32, name: &str) -> Result<Option<f64>, DecodeError> {
+/// A metric's value as a reading, `None` when it carries no measurement (null, text, bytes, ...).
+fn reading(m: &Metric, datatype: u32, name: &str, birth_rate: Option<f64>) -> Result<Option<Reading>, DecodeError> {
     if m.is_null == Some(true) {
         return Ok(None);
+    }
+    if array::is_window_array(datatype) {
+        return array::window(m, datatype, name, birth_rate).map(Some);
     }
     let v = match m.value {
         // Signed types travel as two's complement in the low bits of the unsigned field.
@@ -409,7 +424,7 @@ fn value(m: &Metric, datatype: u32, name: &str) -> Result<Option<f64>, DecodeErr
     if !v.is_finite() {
         return Err(DecodeError::NonFinite(name.to_owned()));
     }
-    Ok(Some(v))
+    Ok(Some(Reading::Scalar(v)))
 }
 
 /// The NCMD asking `edge_node` of `group` to publish its NBIRTH and DBIRTHs again.

@@ -2,6 +2,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use connectors::PayloadFormat;
+use connectors::simulator::{DEFAULT_SPARKPLUG_GROUP, DEFAULT_SPARKPLUG_NODE, SimPublish, publish_simulation_as};
 use spikewatch::config::Config;
 use spikewatch::{bench, demo, eval, replay, runtime, simulate_opcua};
 use std::path::PathBuf;
@@ -39,13 +41,25 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Publish the simulated plant to an existing MQTT broker and/or serve it over OPC-UA, to try a
     /// deployment end to end.
+    #[command(after_long_help = SIMULATE_TOPICS_HELP)]
     Simulate {
         /// Broker URL, e.g. mqtt://127.0.0.1:1883; `none` to skip MQTT (then --opcua-listen is needed).
         #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
         broker: String,
-        /// Topic prefix; messages go to <prefix>/<asset>/<channel>.
+        /// Payload format: json (every sample on <prefix>/<asset>/<channel>), binary (SWW1 windows on
+        /// <prefix>/<asset>/<channel>/binary, scalars as JSON on <prefix>/<asset>/<channel>) or sparkplug
+        /// (a Sparkplug B edge node, one device per asset). Prints the matching `[mqtt] topics` at start.
+        #[arg(long, default_value_t = PayloadFormat::Json)]
+        format: PayloadFormat,
+        /// Topic prefix of json and binary.
         #[arg(long, default_value = demo::TOPIC_PREFIX)]
         topic_prefix: String,
+        /// Sparkplug group id: topics are spBv1.0/<group>/<NBIRTH|DBIRTH|DDATA|NDEATH>/<node>[/<asset>].
+        #[arg(long, default_value = DEFAULT_SPARKPLUG_GROUP)]
+        sparkplug_group: String,
+        /// Sparkplug edge node id.
+        #[arg(long, default_value = DEFAULT_SPARKPLUG_NODE)]
+        sparkplug_node: String,
         /// Stop after this many simulated seconds (default: run until Ctrl-C).
         #[arg(long)]
         duration_s: Option<f64>,
@@ -55,6 +69,15 @@ enum Command {
         sim: demo::SimulationArgs,
     },
 }
+
+/// What `spikewatch simulate --help` tells an integrator to put under `[mqtt]`.
+const SIMULATE_TOPICS_HELP: &str = "\
+What spikewatch needs under [mqtt] to read the simulator (default prefix and Sparkplug ids):
+  --format json:       topics = [\"plant/{asset}/{channel}\"]
+  --format binary:     topics = [\"plant/{asset}/{channel}\", { pattern = \"plant/{asset}/{channel}/binary\", format = \"binary\" }]
+  --format sparkplug:  topics = [{ pattern = \"spBv1.0/plant/#\", format = \"sparkplug\" }]
+With another --topic-prefix or --sparkplug-group, replace `plant` accordingly; the simulator prints the
+exact line when it starts. See docs/payloads.md.";
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -96,7 +119,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Demo(args) => demo::run_demo(args, shutdown).await,
             Command::Serve { config } => runtime::serve(Config::load(config.as_deref())?, shutdown, |_| {}).await,
-            Command::Simulate { broker, topic_prefix, duration_s, opcua, sim } => {
+            Command::Simulate {
+                broker,
+                format,
+                topic_prefix,
+                sparkplug_group,
+                sparkplug_node,
+                duration_s,
+                opcua,
+                sim,
+            } => {
                 let mqtt = simulate_opcua::mqtt_target(broker, &opcua)?;
                 let plant = sim.simulator()?;
                 // Both transports carry the same plant: a copy ticks the same values at the same times.
@@ -104,15 +136,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     simulate_opcua::start(&opcua, &plant, sim.time_scale, duration_s, &mut std::io::stdout()).await?;
                 let publish = async {
                     let Some(mqtt) = mqtt else { return anyhow::Ok(()) };
-                    let published = connectors::simulator::publish_simulation(
-                        plant,
-                        mqtt,
+                    let how = SimPublish {
+                        format,
                         topic_prefix,
-                        sim.time_scale,
+                        sparkplug_group,
+                        sparkplug_node,
+                        time_scale: sim.time_scale,
                         duration_s,
-                        shutdown.clone(),
-                    )
-                    .await?;
+                    };
+                    println!("publishing {format}; spikewatch reads it with, under [mqtt]:");
+                    println!("  {}", how.subscriber_topics_toml());
+                    let published = publish_simulation_as(plant, mqtt, how, shutdown.clone()).await?;
                     println!("published {published} messages");
                     Ok(())
                 };
@@ -158,4 +192,37 @@ fn shutdown_on_signal() -> watch::Receiver<bool> {
         let _ = tx.send(true);
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulate_help_shows_the_topics_the_simulator_prints_for_its_defaults() {
+        for format in PayloadFormat::ALL {
+            let how = SimPublish {
+                format,
+                sparkplug_group: DEFAULT_SPARKPLUG_GROUP.into(),
+                sparkplug_node: DEFAULT_SPARKPLUG_NODE.into(),
+                ..SimPublish::json(demo::TOPIC_PREFIX, 1.0, None)
+            };
+            let line = format!("--format {format}:");
+            let help_line = SIMULATE_TOPICS_HELP.lines().find(|l| l.trim_start().starts_with(&line)).unwrap();
+            assert_eq!(help_line.trim_start()[line.len()..].trim(), how.subscriber_topics_toml(), "{format}");
+        }
+    }
+
+    #[test]
+    fn simulate_parses_every_format_and_refuses_others() {
+        let cli = Cli::try_parse_from(["spikewatch", "simulate", "--format", "sparkplug", "--sparkplug-group", "g1"])
+            .unwrap();
+        let Command::Simulate { format, sparkplug_group, sparkplug_node, .. } = cli.command else { panic!() };
+        assert_eq!(
+            (format, sparkplug_group.as_str(), sparkplug_node.as_str()),
+            (PayloadFormat::Sparkplug, "g1", "simulator")
+        );
+        let err = Cli::try_parse_from(["spikewatch", "simulate", "--format", "xml"]).unwrap_err().to_string();
+        assert!(err.contains("unknown payload format `xml`"), "{err}");
+    }
 }

@@ -1,14 +1,15 @@
 //! `spikewatch replay`: runs a recording (CSV, Parquet windows or WAV) through the same models the server
 //! uses and prints every alert, so an engineer can check the model on recorded data; or, with `--publish`,
-//! publishes it to an MQTT broker as the JSON payloads spikewatch ingests, so a recording drives a real
-//! deployment. Either way at full speed or paced by the recording's own timestamps (`--speed`).
+//! publishes it to an MQTT broker as the JSON (or `SWW1` binary window) payloads spikewatch ingests, so a
+//! recording drives a real deployment. Either way at full speed or paced by the recording's own timestamps (`--speed`).
 
 use crate::archive::read_windows;
 use crate::config::Config;
 use anyhow::Context;
 use connectors::mqtt::MqttConfig;
+use connectors::publish::{BinaryEncoding, JsonEncoding, publish_encoded};
 use connectors::replay::pace;
-use connectors::{CsvOptions, Replay, WavOptions};
+use connectors::{CsvOptions, PayloadFormat, Replay, WavOptions};
 use snn_engine::{
     AlertEvent, AlertReport, AssetId, AssetModel, ChannelKind, ChannelSpec, ModelConfig, Reading, Sample, Timestamp,
 };
@@ -49,6 +50,22 @@ pub struct ReplayArgs {
     /// With --publish: messages go to <prefix>/<asset>/<channel>.
     #[arg(long, default_value = crate::demo::TOPIC_PREFIX)]
     pub topic_prefix: String,
+    /// With --publish: json (every reading on <prefix>/<asset>/<channel>) or binary (windows as SWW1 on
+    /// <prefix>/<asset>/<channel>/binary, scalars as JSON); the `[mqtt] topics` that read them are those of
+    /// `spikewatch simulate --format` (docs/payloads.md).
+    #[arg(long, default_value_t = PayloadFormat::Json, value_parser = parse_replay_format)]
+    pub format: PayloadFormat,
+}
+
+/// `json` or `binary`: one message per reading, as `--publish` counts them. A Sparkplug edge node is
+/// the simulator's (`spikewatch simulate --format sparkplug`).
+fn parse_replay_format(s: &str) -> Result<PayloadFormat, String> {
+    match s.parse::<PayloadFormat>()? {
+        PayloadFormat::Sparkplug => {
+            Err("replay publishes `json` or `binary`; Sparkplug B is `spikewatch simulate --format sparkplug`".into())
+        }
+        format => Ok(format),
+    }
 }
 
 fn parse_start(s: &str) -> Result<Timestamp, String> {
@@ -160,7 +177,7 @@ pub fn run_locally(args: &ReplayArgs, out: &mut impl Write) -> anyhow::Result<Re
 }
 
 /// `spikewatch replay --publish URL`: publishes every reading of the recording at QoS 1 as JSON to
-/// `<topic prefix>/<asset>/<channel>`, paced by `--speed`, and prints how many messages the broker
+/// `<topic prefix>/<asset>/<channel>` (with `--format binary`, windows as `SWW1` to `.../binary`), paced by `--speed`, and prints how many messages the broker
 /// acknowledged. Fails if some were not (unless shut down first).
 pub async fn publish(args: &ReplayArgs, out: &mut impl Write, shutdown: watch::Receiver<bool>) -> anyhow::Result<u64> {
     let url = args.publish.clone().context("`--publish` names no broker")?;
@@ -182,8 +199,13 @@ pub async fn publish(args: &ReplayArgs, out: &mut impl Write, shutdown: watch::R
     let schedule = pace::schedule(&replay.samples, args.speed);
     let batches = schedule.into_iter().map(|(due, range)| (due, replay.samples[range].to_vec()));
     let total = replay.samples.len() as u64;
-    tracing::info!(%url, prefix = %args.topic_prefix, speed = ?args.speed, readings = total, "publishing recording");
-    let published = connectors::publish_samples(batches, mqtt, args.topic_prefix.clone(), shutdown.clone()).await?;
+    tracing::info!(%url, prefix = %args.topic_prefix, format = %args.format, speed = ?args.speed, readings = total, "publishing recording");
+    let prefix = args.topic_prefix.clone();
+    let published = match args.format {
+        PayloadFormat::Binary => publish_encoded(batches, mqtt, BinaryEncoding::new(prefix)?, shutdown.clone()).await?,
+        PayloadFormat::Json => publish_encoded(batches, mqtt, JsonEncoding::new(prefix)?, shutdown.clone()).await?,
+        PayloadFormat::Sparkplug => anyhow::bail!(parse_replay_format("sparkplug").unwrap_err()),
+    };
     writeln!(out, "published {published} messages to {url}, {}", describe_leftovers(&replay))?;
     anyhow::ensure!(
         published == total || *shutdown.borrow(),
@@ -303,7 +325,10 @@ mod tests {
     fn flags_have_deterministic_defaults_and_bad_values_are_refused() {
         let args = parse(&["x.wav"]).unwrap();
         assert_eq!((args.window_len, args.start, args.speed), (2048, Timestamp(0), None));
-        assert_eq!((args.publish, args.topic_prefix.as_str()), (None, "plant"));
+        assert_eq!((args.publish, args.topic_prefix.as_str(), args.format), (None, "plant", PayloadFormat::Json));
+        assert_eq!(parse(&["x", "--format", "binary"]).unwrap().format, PayloadFormat::Binary);
+        let sparkplug = parse(&["x", "--format", "sparkplug"]).unwrap_err().to_string();
+        assert!(sparkplug.contains("replay publishes `json` or `binary`"), "{sparkplug}");
         let args =
             parse(&["x.csv", "--speed", "2.5", "--start", "2024-01-01T01:00:00+01:00", "--time-column", "ts"]).unwrap();
         assert_eq!(args.speed, Some(2.5));

@@ -2,7 +2,7 @@
 //! subscriber counts and decodes every message.
 
 use super::*;
-use connectors::{CsvOptions, WavOptions, decode_json, read_csv_with, read_wav};
+use connectors::{CsvOptions, WavOptions, decode_binary, decode_json, read_csv_with, read_wav};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use snn_engine::{AssetId, ChannelId, Sample};
 
@@ -139,4 +139,39 @@ fn replay_publishes_recordings_to_mosquitto() {
         return;
     };
     recordings_drive_a_broker(&url);
+}
+
+/// `--format binary`: the WAV's windows go out as `SWW1` on `<prefix>/<asset>/<channel>/binary`, the
+/// topic `spikewatch simulate --format binary` documents, and decode to exactly the recorded windows.
+#[test]
+fn replay_publishes_windows_as_binary() {
+    let broker = start_embedded_broker(0).expect("embedded broker starts");
+    let url = broker.url();
+    let runtime = runtime();
+    let dir = temp_dir("replay-binary");
+    let prefix = unique("replay-bin");
+    let wav = dir.join("fan.wav");
+    let audio: Vec<i16> = (0..200).map(|i| ((f64::from(i) * 0.7).cos() * 9_000.0) as i16).collect();
+    std::fs::write(&wav, wav_bytes(&audio)).unwrap();
+    let start = "2024-01-01T00:00:00Z";
+    let wav_options = WavOptions { window_len: 64, start: Timestamp(1_704_067_200_000_000) };
+    let want = read_wav(&wav, &AssetId::from("fan"), &wav_options).unwrap().samples;
+    assert_eq!(want.len(), 3);
+
+    let collector = runtime.block_on(subscribe(&url, &prefix, want.len()));
+    let args =
+        ["--publish", &url, "--topic-prefix", &prefix, "--window-len", "64", "--start", start, "--format", "binary"];
+    let out = replay(&[&[wav.to_str().unwrap()][..], &args].concat());
+    assert!(out.contains("published 3 messages"), "{out}");
+    let received = runtime.block_on(async { tokio::time::timeout(GUARD, collector).await }).unwrap().unwrap();
+    let got: Vec<Sample> = received
+        .iter()
+        .flat_map(|(topic, payload)| {
+            let levels: Vec<&str> = topic.split('/').collect();
+            assert_eq!((levels.len(), levels[0], levels[3]), (4, prefix.as_str(), "binary"), "{topic}");
+            decode_binary(&AssetId::from(levels[1]), &ChannelId::from(levels[2]), payload).unwrap()
+        })
+        .collect();
+    assert_eq!(got, want, "the broker carried exactly the recorded windows, in order");
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -315,4 +315,8 @@ pub mod datatype {
     pub const BOOLEAN: u32 = 11;
     /// Milliseconds since the epoch in a `long_value`.
     pub const DATETIME: u32 = 13;
+    /// 32-bit floats packed little-endian in a `bytes_value` (Sparkplug B 3.0).
+    pub const FLOAT_ARRAY: u32 = 30;
+    /// 64-bit floats packed little-endian in a `bytes_value` (Sparkplug B 3.0).
+    pub const DOUBLE_ARRAY: u32 = 31;
 }

@@ -236,3 +236,141 @@ fn nodes_are_independent_and_commands_ignored() {
     // Commands do not advance the sequence.
     assert!(d.decode("spBv1.0/g1/NDATA/edge1", &ddata(2, 1, MetricValue::IntValue(1)), NOW).samples.is_ok());
 }
+
+fn array_metric(name: Option<&str>, alias: Option<u64>, datatype: u32, bytes: Vec<u8>, rate: Option<f64>) -> Metric {
+    Metric {
+        properties: rate.map(array::sample_rate_properties),
+        ..metric(name, alias, Some(datatype), MetricValue::BytesValue(bytes))
+    }
+}
+
+fn window_of(out: &SparkplugOutcome) -> (f64, Vec<f32>) {
+    match &out.samples.as_ref().unwrap_or_else(|e| panic!("rejected: {e}"))[..] {
+        [Sample { reading: Reading::Window { sample_rate_hz, samples }, t, .. }] => {
+            assert_eq!(*t, Timestamp(1_700_000_000_500_000));
+            (*sample_rate_hz, samples.clone())
+        }
+        other => panic!("expected one window, got {other:?}"),
+    }
+}
+
+#[test]
+fn float_and_double_arrays_are_windows_with_the_rate_of_their_data_or_birth_metric() {
+    let mut d = SparkplugDecoder::new();
+    d.decode(N, &nbirth(0, 0), NOW).samples.unwrap();
+    let birth = payload(
+        Some(1),
+        vec![
+            array_metric(
+                Some("vib"),
+                Some(20),
+                datatype::FLOAT_ARRAY,
+                array::float_array_bytes(&[1.5, -2.0]),
+                Some(25_600.0),
+            ),
+            array_metric(Some("acc"), Some(21), datatype::DOUBLE_ARRAY, array::double_array_bytes(&[0.25]), None),
+        ],
+    );
+    // A birth array without a rate rejects the birth (all-or-nothing) but keeps the birth.
+    let out = d.decode(D, &birth, NOW);
+    assert_eq!((reason(&out), out.command.clone()), (RejectReason::Malformed, None));
+    let err = out.samples.unwrap_err().to_string();
+    assert!(err.contains("array metric `acc` has no numeric `sample_rate_hz` property"), "{err}");
+    // DDATA by alias: the rate comes from the birth when the data metric has none.
+    let data = |seq, bytes| payload(Some(seq), vec![array_metric(None, Some(20), datatype::FLOAT_ARRAY, bytes, None)]);
+    assert_eq!(window_of(&d.decode(DD, &data(2, array::float_array_bytes(&[3.0])), NOW)), (25_600.0, vec![3.0]));
+    // Its own rate wins; doubles are read into f32 samples.
+    let own = payload(
+        Some(3),
+        vec![array_metric(None, Some(21), datatype::DOUBLE_ARRAY, array::double_array_bytes(&[0.5, 1e-3]), Some(50.0))],
+    );
+    assert_eq!(window_of(&d.decode(DD, &own, NOW)), (50.0, vec![0.5, 1e-3]));
+    // An integer-typed rate property is read as well.
+    let mut int_rate = array_metric(None, Some(20), datatype::FLOAT_ARRAY, array::float_array_bytes(&[1.0]), None);
+    int_rate.properties = Some(PropertySet {
+        keys: vec![array::SAMPLE_RATE_PROPERTY.into()],
+        values: vec![proto::PropertyValue {
+            r#type: Some(7),
+            is_null: None,
+            value: Some(proto::PropertyValueKind::IntValue(1000)),
+        }],
+    });
+    assert_eq!(window_of(&d.decode(DD, &payload(Some(4), vec![int_rate]), NOW)), (1000.0, vec![1.0]));
+}
+
+#[test]
+fn bad_arrays_are_rejected_by_reason_without_forgetting_the_node() {
+    let mut d = SparkplugDecoder::new();
+    d.decode(N, &nbirth(0, 0), NOW).samples.unwrap();
+    let birth = payload(
+        Some(1),
+        vec![
+            array_metric(Some("vib"), Some(20), datatype::FLOAT_ARRAY, array::float_array_bytes(&[1.0]), Some(100.0)),
+            array_metric(Some("raw"), Some(22), datatype::DOUBLE_ARRAY, array::double_array_bytes(&[1.0]), None),
+        ],
+    );
+    assert!(d.decode(D, &birth, NOW).samples.is_err(), "raw has no rate anywhere");
+    let f32s = array::float_array_bytes;
+    let too_many = vec![0u8; (crate::json::MAX_WINDOW_SAMPLES + 1) * 4];
+    let cases: Vec<(Metric, RejectReason, &str)> = vec![
+        (
+            array_metric(None, Some(22), datatype::DOUBLE_ARRAY, array::double_array_bytes(&[1.0]), None),
+            RejectReason::Malformed,
+            "no numeric `sample_rate_hz`",
+        ),
+        (
+            array_metric(None, Some(20), datatype::FLOAT_ARRAY, vec![0, 0, 128], None),
+            RejectReason::Malformed,
+            "not a whole number of 4-byte elements",
+        ),
+        (array_metric(None, Some(20), datatype::FLOAT_ARRAY, vec![], None), RejectReason::Malformed, "empty window"),
+        (
+            array_metric(None, Some(20), datatype::FLOAT_ARRAY, too_many, None),
+            RejectReason::Oversized,
+            "at most 1048576",
+        ),
+        (
+            array_metric(None, Some(20), datatype::FLOAT_ARRAY, f32s(&[1.0, f32::INFINITY]), None),
+            RejectReason::NonFinite,
+            "vib[1]",
+        ),
+        (
+            array_metric(None, Some(22), datatype::DOUBLE_ARRAY, array::double_array_bytes(&[1e300]), Some(1.0)),
+            RejectReason::NonFinite,
+            "raw[0]",
+        ),
+        (
+            array_metric(None, Some(20), datatype::FLOAT_ARRAY, f32s(&[1.0]), Some(0.0)),
+            RejectReason::Malformed,
+            "must be positive",
+        ),
+        (
+            array_metric(None, Some(20), datatype::FLOAT_ARRAY, f32s(&[1.0]), Some(-5.0)),
+            RejectReason::Malformed,
+            "must be positive",
+        ),
+        (
+            array_metric(None, Some(20), datatype::FLOAT_ARRAY, f32s(&[1.0]), Some(f64::NAN)),
+            RejectReason::NonFinite,
+            "vib.sample_rate_hz",
+        ),
+        (
+            metric(None, Some(20), None, MetricValue::FloatValue(1.0)),
+            RejectReason::Malformed,
+            "does not carry its values as bytes",
+        ),
+    ];
+    for (seq, (m, want, detail)) in (2..).zip(cases) {
+        let out = d.decode(DD, &payload(Some(seq), vec![m]), NOW);
+        let err = out.samples.as_ref().unwrap_err().to_string();
+        assert_eq!((out.samples.unwrap_err().reason(), out.command), (want, None), "{err}");
+        assert!(err.contains(detail), "{err} does not say {detail}");
+    }
+    // The node is still born: good data after all of that is read.
+    let good = payload(Some(12), vec![array_metric(None, Some(20), datatype::FLOAT_ARRAY, f32s(&[4.0]), None)]);
+    assert_eq!(window_of(&d.decode(DD, &good, NOW)), (100.0, vec![4.0]));
+    // Other arrays carry no window and are skipped, like bytes.
+    let ints =
+        payload(Some(13), vec![metric(Some("codes"), None, Some(24), MetricValue::BytesValue(vec![1, 0, 0, 0]))]);
+    assert_eq!(d.decode(DD, &ints, NOW).samples, Ok(vec![]));
+}

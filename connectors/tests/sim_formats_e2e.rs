@@ -1,0 +1,406 @@
+//! The simulator publishes binary windows and as a Sparkplug B edge node through a real Mosquitto (`SPIKEWATCH_TEST_MQTT_URL`) into `run_mqtt_source` configured with the documented `[mqtt] topics`: every sample arrives, a late host gets a rebirth, and an abruptly dropped simulator is declared dead by its will.
+
+use connectors::sparkplug::proto::{MetricValue, Payload};
+use connectors::sparkplug::{decode_payload, encode_payload};
+use connectors::{
+    Ingest, MqttConfig, PayloadFormat, PlantSimulator, Rejection, SimConfig, SimPublish, SourceStats,
+    publish_simulation_as, run_mqtt_source,
+};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use snn_engine::{Sample, Timestamp};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+/// Hang guard for every wait; not a timed assertion.
+const GUARD: Duration = Duration::from_secs(60);
+const SIM_START_MS: i64 = 1_700_000_000_000;
+
+fn mosquitto_url() -> Option<String> {
+    let url = std::env::var("SPIKEWATCH_TEST_MQTT_URL").ok();
+    if url.is_none() {
+        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
+    }
+    url
+}
+
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("swtest-{tag}-{}-{nanos}", std::process::id())
+}
+
+fn sim_config() -> SimConfig {
+    // Two pumps with short windows keep the test light; the path is the same as for 2048 samples.
+    SimConfig { assets: 2, seed: 11, window_len: 128, ..SimConfig::default() }
+}
+
+fn simulator() -> PlantSimulator {
+    PlantSimulator::new(sim_config(), Timestamp::from_millis(SIM_START_MS))
+}
+
+/// What the simulator produces for `ticks` ticks, keyed like the received samples.
+fn expected(ticks: usize) -> HashMap<(String, String, Timestamp), Sample> {
+    let mut sim = simulator();
+    (0..ticks).flat_map(|_| sim.tick()).map(|s| ((s.asset.to_string(), s.channel.to_string(), s.t), s)).collect()
+}
+
+fn how(format: PayloadFormat, prefix: &str, time_scale: f64, duration_s: Option<f64>) -> SimPublish {
+    SimPublish {
+        format,
+        topic_prefix: prefix.to_owned(),
+        sparkplug_group: format!("{prefix}-g"),
+        sparkplug_node: "simulator".into(),
+        time_scale,
+        duration_s,
+    }
+}
+
+fn publisher_config(url: &str, client_id: String) -> MqttConfig {
+    MqttConfig { url: url.to_owned(), client_id, reconnect_min_ms: 50, reconnect_max_ms: 500, ..MqttConfig::default() }
+}
+
+struct RunningSource {
+    rx: mpsc::Receiver<Ingest>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<(), connectors::MqttError>>,
+}
+
+/// spikewatch's MQTT source with exactly the `topics` the simulator documents for `how`.
+fn spawn_source(url: &str, prefix: &str, how: &SimPublish) -> RunningSource {
+    let config = MqttConfig {
+        url: url.to_owned(),
+        client_id: format!("{prefix}-src"),
+        clean_session: true,
+        topics: how.subscriber_topics(),
+        reconnect_min_ms: 50,
+        reconnect_max_ms: 500,
+        ..MqttConfig::default()
+    };
+    let (tx, rx) = mpsc::channel(64);
+    let (stop, shutdown) = watch::channel(false);
+    let task = tokio::spawn(run_mqtt_source(config, tx, Arc::new(SourceStats::default()), shutdown));
+    RunningSource { rx, stop, task }
+}
+
+impl RunningSource {
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        timeout(GUARD, self.task).await.expect("source stops on shutdown").unwrap().unwrap();
+    }
+
+    async fn next(&mut self) -> Ingest {
+        timeout(GUARD, self.rx.recv()).await.expect("an item arrives").expect("source alive")
+    }
+}
+
+/// A client subscribed (QoS 1) to `filters` that forwards what it receives.
+async fn watch_topics(url: &str, client_id: &str, filters: &[String]) -> mpsc::UnboundedReceiver<rumqttc::Publish> {
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
+    opts.set_max_packet_size(1 << 24, 1 << 24);
+    let (client, mut eventloop) = AsyncClient::new(opts, 10);
+    for f in filters {
+        client.subscribe(f, QoS::AtLeastOnce).await.unwrap();
+    }
+    timeout(GUARD, async {
+        let mut acked = 0;
+        while acked < filters.len() {
+            if let Ok(Event::Incoming(Packet::SubAck(_))) = eventloop.poll().await {
+                acked += 1;
+            }
+        }
+    })
+    .await
+    .expect("watcher subscribed");
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let _client = client;
+        while let Ok(event) = eventloop.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = event
+                && tx.send(p).is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+async fn publish_raw(url: &str, client_id: &str, topic: &str, payload: Vec<u8>) {
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let (client, mut eventloop) = AsyncClient::new(MqttOptions::new(client_id, "127.0.0.1", port), 10);
+    client.publish(topic, QoS::AtLeastOnce, false, payload).await.unwrap();
+    timeout(GUARD, async { while !matches!(eventloop.poll().await, Ok(Event::Incoming(Packet::PubAck(_)))) {} })
+        .await
+        .expect("raw publish acknowledged");
+    client.disconnect().await.ok();
+    let _ = timeout(Duration::from_secs(2), eventloop.poll()).await;
+}
+
+/// Publishes `probe` until the source hands on a sample of asset `probe`: then it is subscribed.
+async fn wait_until_subscribed(url: &str, prefix: &str, source: &mut RunningSource, topic: &str, probe: &[u8]) {
+    timeout(GUARD, async {
+        loop {
+            publish_raw(url, &format!("{prefix}-probe"), topic, probe.to_vec()).await;
+            if let Ok(Some(Ingest::Sample(s))) = timeout(Duration::from_millis(500), source.rx.recv()).await {
+                assert_eq!(s.asset.as_str(), "probe");
+                while let Ok(Some(_)) = timeout(Duration::from_millis(300), source.rx.recv()).await {}
+                return;
+            }
+        }
+    })
+    .await
+    .expect("source subscribed");
+}
+
+/// Receives until `want` samples arrived; returns them and the rejections seen on the way.
+async fn collect(source: &mut RunningSource, want: usize) -> (Vec<Sample>, Vec<Rejection>) {
+    let (mut samples, mut rejections) = (Vec::new(), Vec::new());
+    while samples.len() < want {
+        match source.next().await {
+            Ingest::Sample(s) => samples.push(s),
+            Ingest::Rejected(r) => rejections.push(r),
+        }
+    }
+    (samples, rejections)
+}
+
+/// Every sample is one the simulator produced, bit-identical, and each arrived once: `ticks`
+/// readings of every asset and channel.
+fn assert_exactly(samples: &[Sample], want: &HashMap<(String, String, Timestamp), Sample>, ticks: usize) {
+    let mut per_channel: HashMap<(String, String), usize> = HashMap::new();
+    let mut seen = HashMap::new();
+    for s in samples {
+        let key = (s.asset.to_string(), s.channel.to_string(), s.t);
+        assert_eq!(want.get(&key), Some(s), "unexpected sample {key:?}");
+        assert!(seen.insert(key.clone(), ()).is_none(), "duplicate sample {key:?}");
+        *per_channel.entry((key.0, key.1)).or_default() += 1;
+    }
+    let channels: std::collections::HashSet<_> = want.keys().map(|(a, c, _)| (a.clone(), c.clone())).collect();
+    assert_eq!(per_channel.len(), channels.len());
+    assert!(per_channel.values().all(|n| *n == ticks), "{per_channel:?}");
+}
+
+fn bd_seq(p: &rumqttc::Publish) -> u64 {
+    let payload = decode_payload(&p.payload).unwrap();
+    let m = payload.metrics.iter().find(|m| m.name.as_deref() == Some("bdSeq")).expect("bdSeq metric");
+    match m.value {
+        Some(MetricValue::LongValue(v)) => v,
+        ref other => panic!("bdSeq is {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_windows_and_json_scalars_arrive_exactly_once() {
+    let Some(url) = mosquitto_url() else { return };
+    let prefix = unique("bin");
+    let ticks = 5;
+    let how = how(PayloadFormat::Binary, &prefix, f64::INFINITY, Some(ticks as f64));
+    let mut source = spawn_source(&url, &prefix, &how);
+    wait_until_subscribed(&url, &prefix, &mut source, &format!("{prefix}/probe/ready"), br#"{"t": 0, "value": 0}"#)
+        .await;
+
+    let publisher = publisher_config(&url, format!("{prefix}-pub"));
+    let (_stop, shutdown) = watch::channel(false);
+    let published = timeout(GUARD, publish_simulation_as(simulator(), publisher, how, shutdown))
+        .await
+        .expect("publishing finishes")
+        .unwrap();
+    let want = expected(ticks);
+    assert_eq!(published as usize, want.len(), "one message per sample, every one acknowledged");
+    let (samples, rejections) = collect(&mut source, want.len()).await;
+    assert!(rejections.is_empty(), "{rejections:?}");
+    assert!(samples.iter().any(|s| matches!(s.reading, snn_engine::Reading::Window { .. })));
+    assert!(samples.iter().any(|s| matches!(s.reading, snn_engine::Reading::Scalar(_))));
+    assert_exactly(&samples, &want, ticks);
+    source.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sparkplug_edge_node_delivers_every_sample_and_dies_cleanly() {
+    let Some(url) = mosquitto_url() else { return };
+    let prefix = unique("spb");
+    let ticks = 5;
+    let how = how(PayloadFormat::Sparkplug, &prefix, f64::INFINITY, Some(ticks as f64));
+    let group = how.sparkplug_group.clone();
+    let mut source = spawn_source(&url, &prefix, &how);
+    // Another edge node's birth, with one metric, shows that the source is subscribed.
+    let probe = Payload {
+        timestamp: Some(1),
+        seq: Some(0),
+        metrics: vec![connectors::sparkplug::proto::Metric {
+            name: Some("ready".into()),
+            value: Some(MetricValue::DoubleValue(1.0)),
+            ..Default::default()
+        }],
+        ..Payload::default()
+    };
+    let probe_topic = format!("spBv1.0/{group}/NBIRTH/probe");
+    wait_until_subscribed(&url, &prefix, &mut source, &probe_topic, &encode_payload(&probe)).await;
+    let filters = [format!("spBv1.0/{group}/NBIRTH/simulator"), format!("spBv1.0/{group}/NDEATH/simulator")];
+    let mut lifecycle = watch_topics(&url, &format!("{prefix}-watch"), &filters).await;
+
+    let publisher = publisher_config(&url, format!("{prefix}-pub"));
+    let (_stop, shutdown) = watch::channel(false);
+    let published = timeout(GUARD, publish_simulation_as(simulator(), publisher, how, shutdown))
+        .await
+        .expect("publishing finishes")
+        .unwrap();
+    // NBIRTH, a DBIRTH per pump (carrying the first tick), a DDATA per pump per later tick, NDEATH.
+    let assets = sim_config().assets;
+    assert_eq!(published as usize, 1 + assets * ticks + 1);
+    let want = expected(ticks);
+    let (samples, rejections) = collect(&mut source, want.len()).await;
+    assert!(rejections.is_empty(), "{rejections:?}");
+    assert_exactly(&samples, &want, ticks);
+
+    let birth = timeout(GUARD, lifecycle.recv()).await.unwrap().unwrap();
+    assert!(birth.topic.contains("/NBIRTH/"), "{}", birth.topic);
+    let death = timeout(GUARD, lifecycle.recv()).await.unwrap().unwrap();
+    assert!(death.topic.contains("/NDEATH/"), "{}", death.topic);
+    assert_eq!(bd_seq(&death), bd_seq(&birth), "the goodbye NDEATH names the session of the birth");
+    source.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_joins_late_asks_for_a_rebirth_and_then_reads_the_data() {
+    let Some(url) = mosquitto_url() else { return };
+    let prefix = unique("spb-late");
+    // 20 ticks per second for at most 60 s: plenty of time for the late host; stopped below.
+    let how = how(PayloadFormat::Sparkplug, &prefix, 20.0, Some(1200.0));
+    let group = how.sparkplug_group.clone();
+    let filters = [format!("spBv1.0/{group}/NBIRTH/simulator"), format!("spBv1.0/{group}/DDATA/simulator/#")];
+    let mut traffic = watch_topics(&url, &format!("{prefix}-watch"), &filters).await;
+    let publisher = publisher_config(&url, format!("{prefix}-pub"));
+    let (stop_pub, shutdown) = watch::channel(false);
+    let running = tokio::spawn(publish_simulation_as(simulator(), publisher, how.clone(), shutdown));
+
+    // Wait until the births are over and data flows: a host subscribing now has missed them.
+    let mut nbirths = 0;
+    timeout(GUARD, async {
+        loop {
+            let p = traffic.recv().await.unwrap();
+            if p.topic.contains("/NBIRTH/") {
+                nbirths += 1;
+            } else {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("data flows");
+    assert_eq!(nbirths, 1);
+
+    let mut source = spawn_source(&url, &prefix, &how);
+    // The first data it sees cannot be resolved: rejected (and a rebirth requested) ...
+    let first = source.next().await;
+    assert!(
+        matches!(&first, Ingest::Rejected(r) if r.detail.contains("before its NBIRTH")),
+        "expected a rejection of data before the birth, got {first:?}"
+    );
+    // ... after which the simulator is born again and the samples arrive, as simulated.
+    let want = expected(1200);
+    let mut got = 0;
+    timeout(GUARD, async {
+        while got < 24 {
+            match source.next().await {
+                Ingest::Sample(s) => {
+                    let key = (s.asset.to_string(), s.channel.to_string(), s.t);
+                    assert_eq!(want.get(&key), Some(&s), "unexpected sample {key:?}");
+                    got += 1;
+                }
+                // Data still in flight before the rebirth is refused the same way.
+                Ingest::Rejected(r) => assert!(r.detail.contains("before its NBIRTH"), "{r:?}"),
+            }
+        }
+    })
+    .await
+    .expect("samples arrive after the rebirth");
+    let rebirth = timeout(GUARD, async {
+        loop {
+            let p = traffic.recv().await.unwrap();
+            if p.topic.contains("/NBIRTH/") {
+                return p;
+            }
+        }
+    })
+    .await
+    .expect("the simulator published a second NBIRTH");
+    assert_eq!(bd_seq(&rebirth), 0, "a rebirth keeps the session's bdSeq");
+
+    stop_pub.send(true).unwrap();
+    timeout(GUARD, running).await.expect("publisher stops on shutdown").unwrap().unwrap();
+    source.stop().await;
+}
+
+/// A TCP proxy to the broker whose connections can be cut at once, as if the process on the
+/// other side had died: the broker sees the socket close without an MQTT DISCONNECT.
+struct CuttableProxy {
+    port: u16,
+    cut: watch::Sender<u64>,
+}
+
+impl CuttableProxy {
+    async fn start(broker_port: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, cuts) = watch::channel(0u64);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut cuts = cuts.clone();
+                cuts.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut broker) = TcpStream::connect(("127.0.0.1", broker_port)).await else { return };
+                    tokio::select! {
+                        _ = copy_bidirectional(&mut client, &mut broker) => {}
+                        _ = cuts.changed() => {}
+                    }
+                    // Both sockets are dropped here: closed without any MQTT goodbye.
+                });
+            }
+        });
+        CuttableProxy { port, cut }
+    }
+
+    fn cut_all(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abruptly_dropped_simulator_is_declared_dead_by_its_will() {
+    let Some(url) = mosquitto_url() else { return };
+    let broker_port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = CuttableProxy::start(broker_port).await;
+    let prefix = unique("spb-will");
+    let how = how(PayloadFormat::Sparkplug, &prefix, 20.0, Some(1200.0));
+    let group = how.sparkplug_group.clone();
+    let filters = [format!("spBv1.0/{group}/NBIRTH/simulator"), format!("spBv1.0/{group}/NDEATH/simulator")];
+    let mut lifecycle = watch_topics(&url, &format!("{prefix}-watch"), &filters).await;
+    let next = async |rx: &mut mpsc::UnboundedReceiver<rumqttc::Publish>| {
+        let p = timeout(GUARD, rx.recv()).await.expect("a lifecycle message").unwrap();
+        let kind = p.topic.split('/').nth(2).unwrap().to_owned();
+        (kind, bd_seq(&p))
+    };
+
+    let publisher = publisher_config(&format!("mqtt://127.0.0.1:{}", proxy.port), format!("{prefix}-pub"));
+    let (stop_pub, shutdown) = watch::channel(false);
+    let running = tokio::spawn(publish_simulation_as(simulator(), publisher, how, shutdown));
+    assert_eq!(next(&mut lifecycle).await, ("NBIRTH".into(), 0));
+
+    proxy.cut_all();
+    // The broker publishes the will of the lost session, and the simulator reconnects as a new
+    // session and is born again (the reconnect waits at least 25 ms, but the order is the broker's).
+    let mut after_cut = [next(&mut lifecycle).await, next(&mut lifecycle).await];
+    after_cut.sort();
+    assert_eq!(after_cut, [("NBIRTH".into(), 1), ("NDEATH".into(), 0)]);
+    // ... and a clean stop says goodbye with that session's NDEATH.
+    stop_pub.send(true).unwrap();
+    timeout(GUARD, running).await.expect("publisher stops on shutdown").unwrap().unwrap();
+    assert_eq!(next(&mut lifecycle).await, ("NDEATH".into(), 1));
+}
