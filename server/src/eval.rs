@@ -7,6 +7,7 @@ pub mod cwru;
 pub mod femto;
 pub mod nab;
 pub mod nab_score;
+pub mod plant;
 pub mod skab;
 
 use anyhow::Context;
@@ -27,6 +28,8 @@ pub enum Benchmark {
     Cwru,
     /// FEMTO/PRONOSTIA run-to-failure bearings (Parquet windows).
     Femto,
+    /// The plant simulator: healthy pumps and slowly growing faults of every kind (needs no data).
+    Plant,
 }
 
 /// `spikewatch eval <benchmark> --data DIR [--out OUT]` (`spikewatch eval plant` needs no data).
@@ -94,6 +97,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         Benchmark::Skab => skab::run(data()?, &out, &model, seed, &mut stdout)?,
         Benchmark::Cwru => cwru::run(data()?, &model, seed, &mut stdout)?,
         Benchmark::Femto => femto::run(data()?, &out, &model, seed, &mut stdout)?,
+        Benchmark::Plant => plant::run(&model, seed, &mut stdout)?,
     }
     eprintln!("eval took {:.1} s", started.elapsed().as_secs_f64());
     Ok(())

@@ -151,7 +151,7 @@ fn ticks_carry_every_asset_and_channel_with_advancing_time() {
             other => panic!("unexpected {other:?}"),
         }
         let is_window = matches!(s.reading, Reading::Window { .. });
-        assert_eq!(is_window, kind == ChannelKind::Window, "{id}");
+        assert_eq!(is_window, kind.takes_windows(), "{id}");
     }
 }
 
