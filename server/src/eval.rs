@@ -97,7 +97,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         Benchmark::Skab => skab::run(data()?, &out, &model, seed, &mut stdout)?,
         Benchmark::Cwru => cwru::run(data()?, &model, seed, &mut stdout)?,
         Benchmark::Femto => femto::run(data()?, &out, &model, seed, &mut stdout)?,
-        Benchmark::Plant => plant::run(&model, seed, &mut stdout)?,
+        Benchmark::Plant => plant::run(&plant::Protocol::default(), &model, seed, &mut stdout)?,
     }
     eprintln!("eval took {:.1} s", started.elapsed().as_secs_f64());
     Ok(())

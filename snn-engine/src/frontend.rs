@@ -68,6 +68,22 @@ impl FrontEnd {
         }
     }
 
+    /// The features of a channel of `kind` that rise as a machine wears, by index: energy,
+    /// impulsiveness and envelope of a window; RMS, sidebands and harmonics of a motor current (not
+    /// the supply frequency, which is the grid's). Scalars have no such direction.
+    pub fn wear_features(kind: ChannelKind, params: &FrontEndParams) -> Vec<usize> {
+        match kind {
+            ChannelKind::Scalar => Vec::new(),
+            ChannelKind::Window => (0..params.window.feature_count()).collect(),
+            ChannelKind::MotorCurrent => MotorCurrentParams::FEATURE_NAMES
+                .iter()
+                .enumerate()
+                .filter(|&(_, &name)| name != "supply_hz")
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+
     /// Feature names, in output order. Bands are named after the latest sample rate seen
     /// (25.6 kHz until a window arrives).
     pub fn feature_names(&self, params: &FrontEndParams) -> Vec<String> {
@@ -138,6 +154,16 @@ mod tests {
             scalar_lags: 2,
             motor_current: MotorCurrentParams::default(),
         }
+    }
+
+    #[test]
+    fn wear_features_are_what_rises_with_wear() {
+        let p = params();
+        assert!(FrontEnd::wear_features(ChannelKind::Scalar, &p).is_empty());
+        let window: Vec<usize> = (0..p.window.feature_count()).collect();
+        assert_eq!(FrontEnd::wear_features(ChannelKind::Window, &p), window);
+        // rms, sideband_db, harmonics_db; not supply_hz, which is the grid's.
+        assert_eq!(FrontEnd::wear_features(ChannelKind::MotorCurrent, &p), [0, 2, 3]);
     }
 
     #[test]

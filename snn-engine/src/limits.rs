@@ -20,13 +20,7 @@ pub struct LimitExceeded {
     pub mean: f64,
     /// How far above that mean, in commissioning standard deviations.
     pub sigmas: f64,
-    /// This frame began the breach.
-    pub began: bool,
 }
-
-/// Rate of the running level each limited feature keeps, the level a breach settles at
-/// (about 16 frames of memory).
-const LEVEL_RATE: f64 = 1.0 / 16.0;
 
 /// Upper limits `mean + sigmas * std` on a set of features, fixed at the end of warm-up. A breach
 /// begins after `hold_frames` consecutive frames with some feature above its limit and ends after
@@ -42,11 +36,9 @@ pub struct ConditionLimits {
     clear_frames: u32,
     /// Per limited feature, its commissioning mean and standard deviation (empty until set).
     reference: Vec<(f64, f64)>,
-    /// Per limited feature, its running level (see [`LEVEL_RATE`]).
-    level: Vec<f64>,
     breached: bool,
-    /// Consecutive frames that point the other way (out of the limits while inside, back inside
-    /// the deadband while breached).
+    /// Consecutive frames that point the other way (above a limit while inside, all under them
+    /// while breached).
     run: u32,
 }
 
@@ -54,16 +46,7 @@ impl ConditionLimits {
     /// Limits on `features` at `sigmas` standard deviations (0 turns them off), breached after
     /// `hold_frames` frames above and cleared after `clear_frames` frames back inside.
     pub fn new(features: Vec<usize>, sigmas: f64, hold_frames: u32, clear_frames: u32) -> Self {
-        ConditionLimits {
-            features,
-            sigmas,
-            hold_frames,
-            clear_frames,
-            reference: Vec::new(),
-            level: Vec::new(),
-            breached: false,
-            run: 0,
-        }
+        ConditionLimits { features, sigmas, hold_frames, clear_frames, reference: Vec::new(), breached: false, run: 0 }
     }
 
     /// Whether the limits are set (warm-up over) and on.
@@ -74,20 +57,6 @@ impl ConditionLimits {
     /// Fixes the limits from each limited feature's `(mean, std)` as `stats(feature)` gives it.
     pub fn set(&mut self, stats: impl Fn(usize) -> (f64, f64)) {
         self.reference = self.features.iter().map(|&f| stats(f)).collect();
-        self.level = self.reference.iter().map(|&(mean, _)| mean).collect();
-        (self.breached, self.run) = (false, 0);
-    }
-
-    /// A breach that has become how the machine runs (its alert settled): the limits move up to
-    /// the level each feature now holds, so only further growth breaches them again. Nothing
-    /// changes outside a breach.
-    pub fn rebase(&mut self) {
-        if !self.breached {
-            return;
-        }
-        for ((mean, _), &level) in self.reference.iter_mut().zip(&self.level) {
-            *mean = mean.max(level);
-        }
         (self.breached, self.run) = (false, 0);
     }
 
@@ -113,23 +82,14 @@ impl ConditionLimits {
             .features
             .iter()
             .zip(&self.reference)
-            .map(|(&f, &(mean, std))| LimitExceeded {
-                feature: f,
-                mean,
-                sigmas: (features[f] - mean) / std,
-                began: false,
-            })
+            .map(|(&f, &(mean, std))| LimitExceeded { feature: f, mean, sigmas: (features[f] - mean) / std })
             .max_by(|a, b| a.sigmas.total_cmp(&b.sigmas))?;
-        for (level, &f) in self.level.iter_mut().zip(&self.features) {
-            *level += LEVEL_RATE * (features[f] - *level);
-        }
         let above = worst.sigmas > self.sigmas;
         self.run = if above != self.breached { self.run + 1 } else { 0 };
-        let mut began = false;
         if self.run >= if self.breached { self.clear_frames } else { self.hold_frames } {
-            (self.breached, self.run, began) = (!self.breached, 0, !self.breached);
+            (self.breached, self.run) = (!self.breached, 0);
         }
-        (self.breached && above).then_some(LimitExceeded { began, ..worst })
+        (self.breached && above).then_some(worst)
     }
 }
 

@@ -266,7 +266,7 @@ pub struct AssetModel {
     ranges: Vec<RangeBreakout>,
     /// A scalar value left its channel's range (by more than the margin) in the current frame.
     breakout: bool,
-    /// Fixed upper limits on the window channels' features.
+    /// Fixed upper limits on the features that rise with wear (`FrontEnd::wear_features`).
     limits: ConditionLimits,
     /// Raw features, sample-and-hold.
     features: Vec<f64>,
@@ -355,15 +355,17 @@ impl AssetModel {
             weight_norm,
         };
         let (likelihood, alert) = config.score_stages();
-        let window_features = channels
+        let wear_features = channels
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.kind == ChannelKind::Window)
-            .flat_map(|(i, _)| offsets[i]..offsets[i + 1])
+            .flat_map(|(i, c)| {
+                let first = offsets[i];
+                FrontEnd::wear_features(c.kind, &frontend_params).into_iter().map(move |k| first + k)
+            })
             .collect();
         // A breach clears as an alert resolves: after `resolve_after` frames back inside.
         let limits = ConditionLimits::new(
-            window_features,
+            wear_features,
             config.condition_limit_sigmas,
             config.condition_limit_hold_frames,
             config.resolve_after,
@@ -570,21 +572,18 @@ impl AssetModel {
             let mean = judged.short_mean as f32;
             (mean, mean, mean)
         };
-        // A machine above its condition limits is as far from normal as it gets: a breach raises an
-        // alert and keeps it open. Whether the breach is new is still the likelihood's call, so a
-        // breach that has become how the machine runs settles (and the limits move up to it). While
-        // an operator's "this is normal" teaches the model, the limits take the new condition in.
+        // A machine above its condition limits is as far from normal as it gets, however long it
+        // has run like that: a breach raises an alert and keeps it open (it cannot settle), as a
+        // vibration-severity alarm does, until the machine is back inside or an operator says this
+        // is normal, which widens the limits to the new condition while it teaches the model.
         let exceeded = if self.rewarded_steps > 0 {
             self.limits.accept(&self.features);
             None
         } else {
             self.limits.check(&self.features)
         };
-        if let Some(e) = exceeded {
-            score = 1.0;
-            if e.began {
-                opening = 1.0;
-            }
+        if exceeded.is_some() {
+            (score, opening) = (1.0, 1.0);
         }
         let (raise, resolve) = (self.config.alert_raise_level, self.config.alert_resolve_level);
         // For a while after an operator said the current behaviour is normal, it raises nothing.
@@ -596,10 +595,7 @@ impl AssetModel {
                 let evidence = self.evidence(best.map(|(j, _)| j), exceeded);
                 Some(AlertEvent::Raised(AlertReport { t, severity, score: opening, threshold: raise, evidence }))
             }
-            Some(Transition::Resolve) => {
-                self.limits.rebase();
-                Some(AlertEvent::Resolved { t })
-            }
+            Some(Transition::Resolve) => Some(AlertEvent::Resolved { t }),
             None => None,
         };
         self.phase = if self.alert.is_open() { Phase::Alerting } else { Phase::Monitoring };

@@ -7,16 +7,28 @@ use connectors::simulator::{FaultKind, FaultSpec, PlantSimulator, SimConfig};
 use snn_engine::{AlertEvent, AssetModel, ChannelSpec, ModelConfig, Reading, Timestamp};
 use std::io::Write;
 
-/// Simulated seconds per scenario (one frame per second per pump).
-pub const DURATION_S: f64 = 3_600.0;
-/// Pumps per scenario; in a fault scenario the first one fails.
-pub const PUMPS: usize = 4;
-/// The fault appears well after warm-up, once the models have run healthy for a while.
-pub const FAULT_START_S: f64 = 1_200.0;
-/// It grows to full strength over 30 minutes: slow enough to test that growth is not taken for normal.
-pub const FAULT_RAMP_S: f64 = 1_800.0;
-/// Seed of the simulated plant (the model seed is the configuration's).
-pub const PLANT_SEED: u64 = 42;
+/// The scenarios' shape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Protocol {
+    /// Simulated seconds per scenario (one frame per second per pump).
+    pub duration_s: f64,
+    /// Pumps per scenario; in a fault scenario the first one fails.
+    pub pumps: usize,
+    /// When the fault appears.
+    pub fault_start_s: f64,
+    /// How long it takes to grow to full strength.
+    pub fault_ramp_s: f64,
+    /// Seed of the simulated plant (the model seed is the configuration's).
+    pub plant_seed: u64,
+}
+
+impl Default for Protocol {
+    /// An hour of four pumps; the fault appears after 20 minutes, well after warm-up, and grows over
+    /// 30 minutes: slow enough to show whether growth is taken for normal.
+    fn default() -> Self {
+        Protocol { duration_s: 3_600.0, pumps: 4, fault_start_s: 1_200.0, fault_ramp_s: 1_800.0, plant_seed: 42 }
+    }
+}
 
 /// What one detector made of one pump.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -27,14 +39,16 @@ struct PumpRun {
     delay_s: Option<f64>,
 }
 
-/// Runs the healthy plant and one plant per fault kind and prints the table.
-pub fn run(config: &ModelConfig, seed: u64, w: &mut impl Write) -> anyhow::Result<()> {
+/// Runs the healthy plant and one plant per fault kind under `protocol` and prints the table.
+pub fn run(protocol: &Protocol, config: &ModelConfig, seed: u64, w: &mut impl Write) -> anyhow::Result<()> {
+    let p = protocol;
     writeln!(
         w,
-        "plant: {PUMPS} simulated pumps for {:.0} min per scenario; a fault on pump 1 from {:.0} min, growing over {:.0} min",
-        DURATION_S / 60.0,
-        FAULT_START_S / 60.0,
-        FAULT_RAMP_S / 60.0
+        "plant: {} simulated pumps for {:.0} min per scenario; a fault on pump 1 from {:.0} min, growing over {:.0} min",
+        p.pumps,
+        p.duration_s / 60.0,
+        p.fault_start_s / 60.0,
+        p.fault_ramp_s / 60.0
     )?;
     writeln!(
         w,
@@ -47,16 +61,16 @@ pub fn run(config: &ModelConfig, seed: u64, w: &mut impl Write) -> anyhow::Resul
     let mut healthy_hours = 0.0;
     let mut totals = [0usize; 2];
     for kind in scenarios {
-        let runs = simulate(kind, config, seed)?;
+        let runs = simulate(p, kind, config, seed)?;
         let healthy = if kind.is_some() { &runs[1..] } else { &runs[..] };
-        healthy_hours += healthy.len() as f64 * DURATION_S / 3_600.0;
+        healthy_hours += healthy.len() as f64 * p.duration_s / 3_600.0;
         for (d, detector) in ["spikewatch", "rms alarm"].into_iter().enumerate() {
             let false_alarms: usize = runs.iter().map(|r| r[d].false_alarms).sum();
             totals[d] += false_alarms;
             let (detected, delay) = match kind.map(|_| runs[0][d].delay_s) {
                 None => ("-".to_owned(), "-".to_owned()),
                 Some(None) => ("no".to_owned(), "-".to_owned()),
-                Some(Some(s)) => ("yes".to_owned(), format!("{s:.0} s ({:.0}% grown)", 100.0 * s / FAULT_RAMP_S)),
+                Some(Some(s)) => ("yes".to_owned(), format!("{s:.0} s ({:.0}% grown)", 100.0 * s / p.fault_ramp_s)),
             };
             let name = kind.map_or("healthy".to_owned(), |k| k.to_string());
             writeln!(
@@ -78,11 +92,16 @@ pub fn run(config: &ModelConfig, seed: u64, w: &mut impl Write) -> anyhow::Resul
 }
 
 /// One scenario: per pump, the model's and the RMS alarm's outcome.
-fn simulate(kind: Option<FaultKind>, config: &ModelConfig, seed: u64) -> anyhow::Result<Vec<[PumpRun; 2]>> {
+fn simulate(
+    p: &Protocol,
+    kind: Option<FaultKind>,
+    config: &ModelConfig,
+    seed: u64,
+) -> anyhow::Result<Vec<[PumpRun; 2]>> {
     let sim_config = SimConfig {
-        assets: PUMPS,
-        seed: PLANT_SEED,
-        fault: kind.map(|kind| FaultSpec { asset_index: 0, kind, start_s: FAULT_START_S, ramp_s: FAULT_RAMP_S }),
+        assets: p.pumps,
+        seed: p.plant_seed,
+        fault: kind.map(|kind| FaultSpec { asset_index: 0, kind, start_s: p.fault_start_s, ramp_s: p.fault_ramp_s }),
         ..SimConfig::default()
     };
     let tick_s = sim_config.tick_s;
@@ -97,39 +116,65 @@ fn simulate(kind: Option<FaultKind>, config: &ModelConfig, seed: u64) -> anyhow:
         .collect::<Result<Vec<_>, _>>()?;
     // The RMS alarm learns over the model's warm-up, as the benchmarks' RMS alarms do.
     let learn = config.warmup_steps as usize;
-    let mut rms_learning: Vec<Vec<f64>> = vec![Vec::new(); PUMPS];
-    let mut alarms: Vec<Option<RmsAlarm>> = vec![None; PUMPS];
-    let mut runs = vec![[PumpRun::default(); 2]; PUMPS];
-    let ticks = (DURATION_S / tick_s).round() as usize;
+    let mut rms_learning: Vec<Vec<f64>> = vec![Vec::new(); p.pumps];
+    let mut alarms: Vec<Option<RmsAlarm>> = vec![None; p.pumps];
+    let mut runs = vec![[PumpRun::default(); 2]; p.pumps];
+    let ticks = (p.duration_s / tick_s).round() as usize;
     for tick in 0..ticks {
         let t_s = tick as f64 * tick_s;
-        let mut raised = [[false; 2]; PUMPS];
+        let mut raised = vec![[false; 2]; p.pumps];
         for sample in sim.tick() {
-            let Some(p) = models.iter().position(|m| *m.asset() == sample.asset) else { continue };
-            let outcome = models[p].step(&sample.channel, sample.t, &sample.reading);
-            raised[p][0] |= matches!(outcome.alert, Some(AlertEvent::Raised(_)));
+            let Some(pump) = models.iter().position(|m| *m.asset() == sample.asset) else { continue };
+            let outcome = models[pump].step(&sample.channel, sample.t, &sample.reading);
+            raised[pump][0] |= matches!(outcome.alert, Some(AlertEvent::Raised(_)));
             if let (Some(v), Reading::Window { samples, .. }) = (&vibration, &sample.reading)
                 && sample.channel == *v
             {
                 let value = rms(samples);
-                match &mut alarms[p] {
-                    Some(alarm) => raised[p][1] |= alarm.step(value).0,
-                    None if tick + 1 < learn => rms_learning[p].push(value),
-                    None => alarms[p] = Some(RmsAlarm::new(&rms_learning[p])),
+                match &mut alarms[pump] {
+                    Some(alarm) => raised[pump][1] |= alarm.step(value).0,
+                    None if tick + 1 < learn => rms_learning[pump].push(value),
+                    None => alarms[pump] = Some(RmsAlarm::new(&rms_learning[pump])),
                 }
             }
         }
-        for (p, pump) in raised.iter().enumerate() {
-            for (d, &r) in pump.iter().enumerate() {
-                let run = &mut runs[p][d];
-                let faulty = p == 0 && kind.is_some() && t_s >= FAULT_START_S;
+        for (pump, detectors) in raised.iter().enumerate() {
+            for (d, &r) in detectors.iter().enumerate() {
+                let run = &mut runs[pump][d];
+                let faulty = pump == 0 && kind.is_some() && t_s >= p.fault_start_s;
                 match (r, faulty) {
                     (false, _) => {}
                     (true, false) => run.false_alarms += 1,
-                    (true, true) => _ = run.delay_s.get_or_insert(t_s - FAULT_START_S),
+                    (true, true) => _ = run.delay_s.get_or_insert(t_s - p.fault_start_s),
                 }
             }
         }
     }
     Ok(runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_plant_catches_a_fast_bearing_fault_and_stays_quiet_on_healthy_pumps() {
+        // Two pumps, warm-up 120 s, an outer-race fault from 150 s grown in 20 s, 230 s in all.
+        let p = Protocol { duration_s: 230.0, pumps: 2, fault_start_s: 150.0, fault_ramp_s: 20.0, plant_seed: 3 };
+        let runs = simulate(&p, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap();
+        let [model, rms_alarm] = runs[0];
+        let delay = model.delay_s.expect("the faulty pump alerts");
+        assert!(delay < 60.0, "alert {delay} s after the fault started");
+        assert_eq!(model.false_alarms + runs[1][0].false_alarms, 0, "{runs:?}");
+        assert!(rms_alarm.delay_s.is_none_or(|d| d >= delay), "the RMS alarm is not faster: {runs:?}");
+
+        let mut table = Vec::new();
+        run(&Protocol { duration_s: 130.0, pumps: 1, ..p }, &ModelConfig::default(), 7, &mut table).unwrap();
+        let text = String::from_utf8(table).unwrap();
+        assert!(
+            text.lines().last().unwrap().starts_with("plant false alarms per healthy pump-hour: spikewatch 0.000"),
+            "{text}"
+        );
+        assert_eq!(text.lines().filter(|l| l.contains("spikewatch")).count(), 6, "{text}");
+    }
 }

@@ -451,7 +451,7 @@ fn slow_fault(config: ModelConfig) -> Vec<(u64, StepOutcome)> {
 }
 
 #[test]
-fn a_slowly_growing_fault_leaves_the_condition_limits_and_is_alerted_until_the_end() {
+fn a_slowly_growing_fault_leaves_the_condition_limits_and_its_alert_stays_open() {
     let out = slow_fault(ModelConfig::default());
     let alerts = raised(&out);
     let (tick, report) = alerts.first().expect("the slow fault raises an alert");
@@ -459,13 +459,8 @@ fn a_slowly_growing_fault_leaves_the_condition_limits_and_is_alerted_until_the_e
     let top = &report.evidence[0];
     assert_eq!(top.channel, vib(), "evidence: {:#?}", report.evidence);
     assert!(top.deviation_sigma > 3.0 && top.observed > top.expected, "{top:?}");
-    // An alert that has become the usual settles and the limits move up to the new level; as the
-    // fault keeps growing it breaks them again, so the fault is never left unalerted for long.
-    assert!(alerts.iter().all(|(_, r)| r.evidence[0].channel == vib()), "{alerts:?}");
-    assert!(alerts.len() <= 4, "{} alerts", alerts.len());
-    let open = out.iter().filter(|(t, o)| *t >= *tick && o.phase == Phase::Alerting).count();
-    let since = out.iter().filter(|(t, _)| *t >= *tick).count();
-    assert!(open * 10 >= since * 8, "an alert was open for {open} of the {since} outcomes since the first");
+    assert_eq!(alerts.len(), 1, "one alert, open to the end: {alerts:?}");
+    assert_eq!(out.last().unwrap().1.phase, Phase::Alerting);
 
     // The learned model alone takes the growth in its stride for longer, or for good.
     let unlimited = slow_fault(ModelConfig { condition_limit_sigmas: 0.0, ..ModelConfig::default() });
