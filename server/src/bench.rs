@@ -187,7 +187,8 @@ fn motor_current(windows: u64) -> (Measurement, Measurement, String) {
         Measurement { name: "motor current 2 kHz, model step".into(), work: windows, seconds, unit: "windows/s" };
     let note = format!(
         "{name}: {per_window_us:.0} us per one-second window (supply, sidebands over a 10 s history, harmonics), \
-         so one core keeps up with 1 / that many motors"
+         so one core keeps up with the front-ends of {:.0} motors streaming in real time",
+        if per_window_us > 0.0 { 1e6 / per_window_us } else { 0.0 }
     );
     (frontend_row, step_row, note)
 }
