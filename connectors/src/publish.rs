@@ -18,6 +18,9 @@ use tracing::{info, warn};
 const ACK_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// After shutdown, how long outstanding PubAcks may still take.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// The latest offset a batch can be due at: about a century, far enough never to come, near
+/// enough that adding it to the start instant cannot overflow the clock (which would panic).
+pub(crate) const LATEST_DUE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// The topic a sample is published on: `{topic_prefix}/{asset}/{channel}` (no prefix: `{asset}/{channel}`),
 /// which `plant/{asset}/{channel}`-style topic patterns read back. An asset or channel holding `/`, `+`, `#`
@@ -105,6 +108,7 @@ pub async fn publish_encoded(
     let mut stop = None;
     let mut failed = None;
     'batches: for (due, batch) in batches {
+        let due = due.min(LATEST_DUE);
         // Until the batch is due (and, if the encoding asks, connected), answer the driver's events.
         while !connected || Instant::now() < started + due {
             let event = tokio::select! {

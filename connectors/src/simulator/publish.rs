@@ -1,12 +1,11 @@
 //! Publishes a running simulation over MQTT (through [`crate::publish::publish_encoded`]) as JSON, binary windows or a Sparkplug B edge node, paced against real time, and says which `[mqtt] topics` read it back.
 
-use super::PlantSimulator;
+use super::{PlantSimulator, real_time_offset};
 use crate::mqtt::{MqttConfig, MqttError};
 use crate::publish::encoding::BINARY_TOPIC_LEVEL;
 use crate::publish::{BinaryEncoding, JsonEncoding, SparkplugEncoding, publish_encoded};
 use crate::route::{MappedTopic, PayloadFormat, TopicConfig};
 use crate::sparkplug::NAMESPACE;
-use std::time::Duration;
 use tokio::sync::watch;
 use tracing::info;
 
@@ -123,9 +122,7 @@ pub async fn publish_simulation_as(
         if duration_s.is_some_and(|d| sim.elapsed_s() >= d - 1e-9) {
             return None;
         }
-        let due =
-            if time_scale.is_finite() { Duration::from_secs_f64(sim.elapsed_s() / time_scale) } else { Duration::ZERO };
-        Some((due, sim.tick()))
+        Some((real_time_offset(sim.elapsed_s(), time_scale), sim.tick()))
     });
     match format {
         PayloadFormat::Json => publish_encoded(ticks, mqtt, JsonEncoding::new(topic_prefix)?, shutdown).await,
