@@ -18,6 +18,9 @@ use tracing::{info, warn};
 const ACK_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// After shutdown, how long outstanding PubAcks may still take.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// The latest offset a batch can be due at: about a century, far enough never to come, near
+/// enough that adding it to the start instant cannot overflow the clock (which would panic).
+pub(crate) const LATEST_DUE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// The topic a sample is published on: `{topic_prefix}/{asset}/{channel}` (no prefix: `{asset}/{channel}`),
 /// which `plant/{asset}/{channel}`-style topic patterns read back. An asset or channel holding `/`, `+`, `#`
@@ -55,6 +58,8 @@ enum SessionEvent {
     Connected(u64),
     /// A publish arrived on a subscription.
     Received { topic: String, payload: Vec<u8> },
+    /// The connection failed; the driver retries after its backoff.
+    Lost,
 }
 
 /// Why publishing stopped before the batches ran out.
@@ -72,7 +77,9 @@ pub(crate) fn now_ms() -> u64 {
 /// the start of publishing; zero = at once) has passed, until the batches run out or shutdown.
 /// Keeps polling the rumqttc event loop and retries the connection with backoff, registering the
 /// encoding's will anew for every connection attempt, re-subscribing and publishing its
-/// after-connect messages on every connect, and answering what arrives on its subscriptions. Uses
+/// after-connect messages on every connect, and answering what arrives on its subscriptions. An
+/// encoding that [waits for a connection](PublishEncoding::waits_for_connection) has its batches
+/// held while the connection is down, so they follow the next connect's messages. Uses
 /// `mqtt.url`, credentials, `ca_file`, `client_id`, `clean_session` and the reconnect settings.
 ///
 /// Returns how many messages were published and acknowledged: on a normal end every QoS 1
@@ -105,26 +112,33 @@ pub async fn publish_encoded(
     let mut stop = None;
     let mut failed = None;
     'batches: for (due, batch) in batches {
-        // Until the batch is due (and, if the encoding asks, connected), answer the driver's events.
-        while !connected || Instant::now() < started + due {
-            let event = tokio::select! {
-                biased;
-                () = shutdown_requested(&mut shutdown) => { stop = Some(Stop::Shutdown); break 'batches; }
-                event = events.recv() => event,
-                () = tokio::time::sleep_until(started + due), if connected => break,
+        let due = due.min(LATEST_DUE);
+        // Until the batch is due (and, if the encoding asks, connected), answer the driver's
+        // events; those that arrived meanwhile (a reconnect, a lost connection, a rebirth request)
+        // come before this batch.
+        loop {
+            let event = match events.try_recv() {
+                Ok(event) => Some(event),
+                Err(mpsc::error::TryRecvError::Empty) if connected && Instant::now() >= started + due => break,
+                Err(_) => tokio::select! {
+                    biased;
+                    () = shutdown_requested(&mut shutdown) => { stop = Some(Stop::Shutdown); break 'batches; }
+                    event = events.recv() => event,
+                    () = tokio::time::sleep_until(started + due), if connected => continue,
+                },
             };
             let Some(event) = event else {
                 stop = Some(Stop::EventLoopGone);
                 break 'batches;
             };
-            connected |= matches!(event, SessionEvent::Connected(_));
-            if let Err(s) = answer(event, &mut encoding, &client, &mut published, &mut shutdown).await {
-                stop = Some(s);
-                break 'batches;
+            match event {
+                SessionEvent::Connected(_) => connected = true,
+                // An encoding that must speak first on every connection (Sparkplug's births) holds
+                // its batches until the next connect: queued now, rumqttc would send them on the
+                // new connection ahead of the births, as data of no session.
+                SessionEvent::Lost if encoding.waits_for_connection() => connected = false,
+                _ => {}
             }
-        }
-        // Events that arrived meanwhile (a reconnect, a rebirth request) come before this batch.
-        while let Ok(event) = events.try_recv() {
             if let Err(s) = answer(event, &mut encoding, &client, &mut published, &mut shutdown).await {
                 stop = Some(s);
                 break 'batches;
@@ -209,6 +223,7 @@ async fn answer(
             encoding.on_connected(session, now_ms())
         }
         SessionEvent::Received { topic, payload } => encoding.on_message(&topic, &payload, now_ms()),
+        SessionEvent::Lost => Vec::new(),
     };
     send(client, messages, published, shutdown).await
 }
@@ -261,6 +276,7 @@ async fn drive(
             Err(error) => {
                 let delay = backoff.next_delay();
                 warn!(%url, %error, delay_ms = delay.as_millis() as u64, "publisher connection failed, retrying");
+                let _ = events.send(SessionEvent::Lost);
                 session += 1;
                 if let Some(will) = &will {
                     eventloop.mqtt_options.set_last_will(will(session));

@@ -37,6 +37,7 @@ pub use publish::{
     DEFAULT_SPARKPLUG_GROUP, DEFAULT_SPARKPLUG_NODE, SimPublish, publish_simulation, publish_simulation_as,
 };
 
+use crate::json::MAX_WINDOW_SAMPLES;
 use pump::{ActiveFault, Pump, PumpReadings};
 use snn_engine::frontend::MIN_WINDOW_SAMPLES;
 use snn_engine::rng::SplitMix64;
@@ -88,8 +89,11 @@ impl PlantSimulator {
     /// A plant whose first tick is at `start`.
     ///
     /// # Panics
-    /// If `tick_s` or `vibration_rate_hz` is not positive and finite, `window_len` is 0, or a tick
-    /// is too short to hold a current window the analysis accepts (16 samples at 2 kHz: 8 ms).
+    /// If `tick_s` or `vibration_rate_hz` is not positive and finite, `window_len` is 0, a tick is
+    /// too short to hold a current window the analysis accepts (16 samples at 2 kHz: 8 ms), a
+    /// window would be longer than spikewatch accepts (`MAX_WINDOW_SAMPLES`: `window_len`, or a
+    /// tick over 524 s of current), or the fault names an asset beyond `assets` or has a start or
+    /// ramp that is not finite (or a negative ramp).
     pub fn new(config: SimConfig, start: Timestamp) -> Self {
         assert!(config.tick_s.is_finite() && config.tick_s > 0.0, "simulator `tick_s` must be positive");
         assert!(
@@ -102,6 +106,24 @@ impl PlantSimulator {
             "simulator `tick_s` must be at least {} s, to hold a current window",
             MIN_WINDOW_SAMPLES as f64 / CURRENT_RATE_HZ
         );
+        assert!(
+            config.window_len <= MAX_WINDOW_SAMPLES && config.tick_s * CURRENT_RATE_HZ <= MAX_WINDOW_SAMPLES as f64,
+            "simulator `window_len` and `tick_s` × {CURRENT_RATE_HZ} Hz must be at most {MAX_WINDOW_SAMPLES} samples, \
+             the longest window spikewatch accepts"
+        );
+        if let Some(f) = &config.fault {
+            assert!(
+                f.asset_index < config.assets,
+                "simulator fault on asset index {} but the plant has {} assets",
+                f.asset_index,
+                config.assets
+            );
+            // A NaN would make every severity NaN, and with it every faulty sample.
+            assert!(
+                f.start_s.is_finite() && f.ramp_s.is_finite() && f.ramp_s >= 0.0,
+                "simulator fault `start_s` must be finite and `ramp_s` finite and not negative"
+            );
+        }
         let mut root = SplitMix64::new(config.seed);
         let pumps = (0..config.assets)
             .map(|i| Pump::new(AssetId(format!("{}{}", config.asset_prefix, i + 1)), root.fork()))
@@ -171,6 +193,16 @@ impl PlantSimulator {
         self.ticks += 1;
         out
     }
+}
+
+/// The real time after which simulated second `sim_s` is due at `time_scale` simulated seconds
+/// per real second (infinite: at once). Saturates at about a century, so a tiny time scale waits
+/// rather than overflowing the clock.
+pub(crate) fn real_time_offset(sim_s: f64, time_scale: f64) -> std::time::Duration {
+    use crate::publish::LATEST_DUE;
+    // `max` also turns a NaN (infinite over infinite) into 0: due at once.
+    let real_s = (sim_s / time_scale).max(0.0);
+    std::time::Duration::try_from_secs_f64(real_s).map_or(LATEST_DUE, |d| d.min(LATEST_DUE))
 }
 
 fn window(sample_rate_hz: f64, samples: Vec<f64>) -> Reading {

@@ -1,4 +1,4 @@
-//! The simulator publishes binary windows and as a Sparkplug B edge node through a real Mosquitto (`SPIKEWATCH_TEST_MQTT_URL`) into `run_mqtt_source` configured with the documented `[mqtt] topics`: every sample arrives, a late host gets a rebirth, and an abruptly dropped simulator is declared dead by its will.
+//! The simulator publishes binary windows and as a Sparkplug B edge node through a real Mosquitto (`SPIKEWATCH_TEST_MQTT_URL`) into `run_mqtt_source` configured with the documented `[mqtt] topics`: every sample arrives, a late host gets a rebirth, an abruptly dropped simulator is declared dead by its will, and after a lost connection no data comes before the new birth.
 
 use connectors::sparkplug::proto::{MetricValue, Payload};
 use connectors::sparkplug::{decode_payload, encode_payload};
@@ -403,4 +403,49 @@ async fn an_abruptly_dropped_simulator_is_declared_dead_by_its_will() {
     stop_pub.send(true).unwrap();
     timeout(GUARD, running).await.expect("publisher stops on shutdown").unwrap().unwrap();
     assert_eq!(next(&mut lifecycle).await, ("NDEATH".into(), 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_lost_connection_no_data_reaches_the_host_before_the_new_birth() {
+    let Some(url) = mosquitto_url() else { return };
+    let broker_port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = CuttableProxy::start(broker_port).await;
+    let prefix = unique("spb-order");
+    // 200 ticks per second: ticks come due while the simulator reconnects, which is what this is about.
+    let how = how(PayloadFormat::Sparkplug, &prefix, 200.0, Some(1200.0));
+    let group = how.sparkplug_group.clone();
+    let mut births =
+        watch_topics(&url, &format!("{prefix}-watch"), &[format!("spBv1.0/{group}/NBIRTH/simulator")]).await;
+    let mut source = spawn_source(&url, &prefix, &how);
+    let publisher = publisher_config(&format!("mqtt://127.0.0.1:{}", proxy.port), format!("{prefix}-pub"));
+    let (stop_pub, shutdown) = watch::channel(false);
+    let running = tokio::spawn(publish_simulation_as(simulator(), publisher, how, shutdown));
+    // Samples flow: the source is subscribed and has the simulator's birth.
+    timeout(GUARD, async { while !matches!(source.next().await, Ingest::Sample(_)) {} }).await.expect("samples flow");
+
+    proxy.cut_all();
+    let reborn = timeout(GUARD, async {
+        loop {
+            let p = births.recv().await.unwrap();
+            if bd_seq(&p) == 1 {
+                return;
+            }
+        }
+    });
+    reborn.await.expect("the simulator reconnects and is born again");
+    // Whatever the simulator produced while it was away must come after its new birth: data
+    // between the will (NDEATH) and the next NBIRTH belongs to no session, a host refuses it.
+    let per_tick = sim_config().assets * PlantSimulator::channels().len();
+    let mut samples = 0;
+    let mut rejections = Vec::new();
+    while samples < 40 * per_tick {
+        match source.next().await {
+            Ingest::Sample(_) => samples += 1,
+            Ingest::Rejected(r) => rejections.push(r.detail),
+        }
+    }
+    assert!(rejections.is_empty(), "{rejections:#?}");
+    stop_pub.send(true).unwrap();
+    timeout(GUARD, running).await.expect("publisher stops on shutdown").unwrap().unwrap();
+    source.stop().await;
 }

@@ -50,6 +50,11 @@ impl SimulationArgs {
             self.assets
         );
         anyhow::ensure!(self.time_scale > 0.0, "--time-scale must be positive");
+        anyhow::ensure!(self.fault_start_s.is_finite(), "--fault-start-s must be a finite number of seconds");
+        anyhow::ensure!(
+            self.fault_ramp_s.is_finite() && self.fault_ramp_s >= 0.0,
+            "--fault-ramp-s must be a finite number of seconds, 0 or more"
+        );
         let config = SimConfig {
             assets: self.assets,
             seed: self.seed,
@@ -162,6 +167,21 @@ mod tests {
         assert_eq!(args(&["--fault-kind", "broken-rotor-bar"]).sim.fault_kind, FaultKind::BrokenRotorBar);
         let err = Demo::try_parse_from(["demo", "--fault-kind", "rotor"]).unwrap_err().to_string();
         assert!(err.contains("unknown fault kind `rotor`") && err.contains("inner-race"), "{err}");
+    }
+
+    #[test]
+    fn fault_timings_that_are_not_numbers_are_refused_not_simulated() {
+        let cases = [
+            ("--fault-start-s=NaN", "--fault-start-s must be"),
+            ("--fault-start-s=inf", "--fault-start-s must be"),
+            ("--fault-ramp-s=NaN", "--fault-ramp-s must be"),
+            ("--fault-ramp-s=-0.5", "--fault-ramp-s must be"),
+        ];
+        for (flag, expected) in cases {
+            let err = args(&["--fault-asset", "1", flag]).sim.simulator().unwrap_err().to_string();
+            assert!(err.contains(expected), "{flag}: {err}");
+        }
+        assert!(args(&["--fault-asset", "1", "--fault-ramp-s", "0"]).sim.simulator().is_ok());
     }
 
     /// The demo's plant through the models the demo configures, without the broker: ten simulated

@@ -42,8 +42,9 @@ pub trait PublishEncoding: Send {
         None
     }
 
-    /// Whether nothing may be published before the first connection is acknowledged (its
-    /// [`Self::on_connected`] messages must come first).
+    /// Whether nothing may be published before a connection is acknowledged (its
+    /// [`Self::on_connected`] messages must come first): batches wait while the connection is
+    /// down, and go out after the next connect's messages.
     fn waits_for_connection(&self) -> bool {
         false
     }

@@ -1,8 +1,8 @@
 //! Serves a running plant simulation over OPC-UA (async-opcua's server), paced against real time like the
 //! MQTT publisher: one folder per asset under Objects, one variable per channel, as a PLC would.
 
-use super::PlantSimulator;
 use super::opcua_layout::{LayoutError, PLANT_NAMESPACE_URI, PlantLayout, SAMPLE_RATE_PROPERTY, ServedKind};
+use super::{PlantSimulator, real_time_offset};
 use crate::json::MAX_WINDOW_SAMPLES;
 use crate::mqtt::shutdown_requested;
 use crate::opcua::{MAX_CHUNK_COUNT, MAX_MESSAGE_BYTES, OpcUaConfig};
@@ -485,7 +485,7 @@ async fn serve_ticks(mut t: Ticker) {
         if t.duration_s.is_some_and(|d| elapsed_s >= d - 1e-9) {
             return;
         }
-        tokio::time::sleep_until(t.started + Duration::from_secs_f64((elapsed_s / t.time_scale).max(0.0))).await;
+        tokio::time::sleep_until(t.started + real_time_offset(elapsed_s, t.time_scale)).await;
         let now = DateTime::now();
         let mut values: Vec<(&NodeId, DataValue)> = Vec::with_capacity(batch.len() * 2);
         for sample in &batch {

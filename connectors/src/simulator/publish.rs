@@ -1,12 +1,11 @@
 //! Publishes a running simulation over MQTT (through [`crate::publish::publish_encoded`]) as JSON, binary windows or a Sparkplug B edge node, paced against real time, and says which `[mqtt] topics` read it back.
 
-use super::PlantSimulator;
+use super::{PlantSimulator, real_time_offset};
 use crate::mqtt::{MqttConfig, MqttError};
 use crate::publish::encoding::BINARY_TOPIC_LEVEL;
 use crate::publish::{BinaryEncoding, JsonEncoding, SparkplugEncoding, publish_encoded};
 use crate::route::{MappedTopic, PayloadFormat, TopicConfig};
 use crate::sparkplug::NAMESPACE;
-use std::time::Duration;
 use tokio::sync::watch;
 use tracing::info;
 
@@ -30,7 +29,7 @@ pub struct SimPublish {
     pub sparkplug_node: String,
     /// Simulated seconds per real second (1.0 = real time; `f64::INFINITY` = as fast as possible).
     pub time_scale: f64,
-    /// Stop after this many simulated seconds (`None` = until shutdown).
+    /// Stop after this many simulated seconds (`None` = until shutdown); must be positive.
     pub duration_s: Option<f64>,
 }
 
@@ -115,6 +114,12 @@ pub async fn publish_simulation_as(
     if time_scale.is_nan() || time_scale <= 0.0 {
         return Err(MqttError::InvalidConfig(format!("`time_scale` must be positive, got {time_scale}")));
     }
+    if let Some(d) = duration_s
+        && (d.is_nan() || d <= 0.0)
+    {
+        // A NaN would never end, a duration of 0 or less would publish nothing.
+        return Err(MqttError::InvalidConfig(format!("`duration_s` must be positive, got {d}")));
+    }
     info!(
         url = %mqtt.url, %format, time_scale, ?duration_s, subscriber = how.subscriber_topics_toml(),
         "publishing plant simulation"
@@ -123,9 +128,7 @@ pub async fn publish_simulation_as(
         if duration_s.is_some_and(|d| sim.elapsed_s() >= d - 1e-9) {
             return None;
         }
-        let due =
-            if time_scale.is_finite() { Duration::from_secs_f64(sim.elapsed_s() / time_scale) } else { Duration::ZERO };
-        Some((due, sim.tick()))
+        Some((real_time_offset(sim.elapsed_s(), time_scale), sim.tick()))
     });
     match format {
         PayloadFormat::Json => publish_encoded(ticks, mqtt, JsonEncoding::new(topic_prefix)?, shutdown).await,
@@ -141,6 +144,23 @@ pub async fn publish_simulation_as(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_time_scale_or_duration_that_is_not_positive_is_refused_before_connecting() {
+        use crate::simulator::SimConfig;
+        use snn_engine::Timestamp;
+        let sim = PlantSimulator::new(SimConfig { assets: 1, ..SimConfig::default() }, Timestamp(0));
+        // Nothing listens on port 1: the refusal comes before any connection attempt.
+        let mqtt = MqttConfig { url: "mqtt://127.0.0.1:1".into(), ..MqttConfig::default() };
+        for (time_scale, duration_s) in
+            [(0.0, None), (f64::NAN, None), (1.0, Some(f64::NAN)), (1.0, Some(0.0)), (1.0, Some(-5.0))]
+        {
+            let how = SimPublish::json("plant", time_scale, duration_s);
+            let (_stop, shutdown) = watch::channel(false);
+            let result = publish_simulation_as(sim.clone(), mqtt.clone(), how, shutdown).await;
+            assert!(matches!(result, Err(MqttError::InvalidConfig(_))), "{time_scale} {duration_s:?}: {result:?}");
+        }
+    }
 
     #[test]
     fn subscriber_topics_name_every_topic_published_and_parse_as_toml() {

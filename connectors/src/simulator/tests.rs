@@ -382,3 +382,37 @@ fn acoustic_bursts_show_at_a_smaller_severity_than_vibration_kurtosis() {
     let healthy = kurt(1, "acoustic");
     assert!(healthy.iter().all(|&k| k < 4.0), "{healthy:?}");
 }
+
+#[test]
+fn real_time_offsets_scale_and_saturate_instead_of_overflowing() {
+    use crate::publish::LATEST_DUE;
+    use std::time::Duration;
+    assert_eq!(real_time_offset(10.0, 1.0), Duration::from_secs(10));
+    assert_eq!(real_time_offset(10.0, 4.0), Duration::from_millis(2_500));
+    assert_eq!(real_time_offset(10.0, f64::INFINITY), Duration::ZERO);
+    assert_eq!(real_time_offset(f64::INFINITY, f64::INFINITY), Duration::ZERO);
+    // A positive but tiny time scale: a wait beyond any clock, not a panic.
+    assert_eq!(real_time_offset(1.0, 1e-300), LATEST_DUE);
+    assert!(tokio::time::Instant::now().checked_add(LATEST_DUE).is_some());
+}
+
+#[test]
+#[should_panic(expected = "fault on asset index 3 but the plant has 3 assets")]
+fn a_fault_on_an_asset_the_plant_lacks_is_refused() {
+    PlantSimulator::new(SimConfig { fault: fault(3, FaultKind::Ball, 0.0, 1.0), ..SimConfig::default() }, Timestamp(0));
+}
+
+#[test]
+fn a_fault_timing_that_is_not_a_number_is_refused() {
+    for (start_s, ramp_s) in [(f64::NAN, 1.0), (0.0, f64::NAN), (f64::INFINITY, 1.0), (0.0, -1.0)] {
+        let config = SimConfig { fault: fault(0, FaultKind::Ball, start_s, ramp_s), ..SimConfig::default() };
+        let refused = std::panic::catch_unwind(|| PlantSimulator::new(config, Timestamp(0)));
+        assert!(refused.is_err(), "start {start_s} ramp {ramp_s}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "the longest window spikewatch accepts")]
+fn a_tick_whose_current_window_spikewatch_would_refuse_is_refused() {
+    PlantSimulator::new(SimConfig { tick_s: 600.0, ..SimConfig::default() }, Timestamp(0));
+}
