@@ -46,6 +46,10 @@ enum Command {
         /// Broker URL, e.g. mqtt://127.0.0.1:1883; `none` to skip MQTT (then --opcua-listen is needed).
         #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
         broker: String,
+        /// MQTT client id: give each simulator on one broker its own, or they keep taking over each
+        /// other's connection.
+        #[arg(long, default_value = "spikewatch-simulator")]
+        client_id: String,
         /// Payload format: json (every sample on <prefix>/<asset>/<channel>), binary (SWW1 windows on
         /// <prefix>/<asset>/<channel>/binary, scalars as JSON on <prefix>/<asset>/<channel>) or sparkplug
         /// (a Sparkplug B edge node, one device per asset). Prints the matching `[mqtt] topics` at start.
@@ -121,6 +125,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve { config } => runtime::serve(Config::load(config.as_deref())?, shutdown, |_| {}).await,
             Command::Simulate {
                 broker,
+                client_id,
                 format,
                 topic_prefix,
                 sparkplug_group,
@@ -129,7 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 opcua,
                 sim,
             } => {
-                let mqtt = simulate_opcua::mqtt_target(broker, &opcua)?;
+                let mqtt = simulate_opcua::mqtt_target(broker, client_id, &opcua)?;
                 let plant = sim.simulator()?;
                 // Both transports carry the same plant: a copy ticks the same values at the same times.
                 let server =

@@ -50,14 +50,14 @@ impl OpcUaServeArgs {
     }
 }
 
-/// Where `simulate` publishes over MQTT: `None` for `--broker none`, which then needs `--opcua-listen`
+/// Where `simulate` publishes over MQTT, as `client_id`: `None` for `--broker none`, which then needs `--opcua-listen`
 /// (else nothing would be simulated).
-pub fn mqtt_target(broker: String, opcua: &OpcUaServeArgs) -> anyhow::Result<Option<MqttConfig>> {
+pub fn mqtt_target(broker: String, client_id: String, opcua: &OpcUaServeArgs) -> anyhow::Result<Option<MqttConfig>> {
     if broker == "none" {
         anyhow::ensure!(opcua.opcua_listen.is_some(), "--broker none without --opcua-listen would simulate for nobody");
         return Ok(None);
     }
-    let mqtt = MqttConfig { url: broker, client_id: "spikewatch-simulator".into(), ..MqttConfig::default() };
+    let mqtt = MqttConfig { url: broker, client_id, ..MqttConfig::default() };
     mqtt.validate()?;
     Ok(Some(mqtt))
 }
@@ -197,13 +197,13 @@ mod tests {
             opcua_users: vec![],
             opcua_secure_only: false,
         };
-        let err = mqtt_target("none".into(), &args).unwrap_err();
+        let err = mqtt_target("none".into(), "sim".into(), &args).unwrap_err();
         assert!(err.to_string().contains("--broker none without --opcua-listen"), "{err}");
-        assert!(mqtt_target("http://broker".into(), &args).is_err());
-        let mqtt = mqtt_target("mqtt://127.0.0.1:1883".into(), &args).unwrap().unwrap();
-        assert_eq!(mqtt.url, "mqtt://127.0.0.1:1883");
+        assert!(mqtt_target("http://broker".into(), "sim".into(), &args).is_err());
+        let mqtt = mqtt_target("mqtt://127.0.0.1:1883".into(), "sim-2".into(), &args).unwrap().unwrap();
+        assert_eq!((mqtt.url.as_str(), mqtt.client_id.as_str()), ("mqtt://127.0.0.1:1883", "sim-2"));
         let serving = OpcUaServeArgs { opcua_listen: Some("127.0.0.1:4855".parse().unwrap()), ..args };
-        assert!(mqtt_target("none".into(), &serving).unwrap().is_none());
+        assert!(mqtt_target("none".into(), "sim".into(), &serving).unwrap().is_none());
     }
 
     #[test]
