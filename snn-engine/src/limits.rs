@@ -1,13 +1,14 @@
-//! Condition limits: fixed upper limits on the features of window channels (vibration, acoustic),
-//! set at commissioning and kept, as vibration-severity practice does (ISO 20816 zones, the plain
+//! Condition limits: fixed upper limits on the features that rise with wear (every feature of a
+//! vibration or acoustic window; a motor current's RMS, sidebands and harmonics), set at
+//! commissioning and kept, as vibration-severity practice does (ISO 20816 zones, the plain
 //! "mean + 3 sigma of the first weeks" alarm of condition monitoring).
 //!
 //! The learned model judges how improbable the present is against the recent past, so a bearing
 //! that wears over hours or days becomes the usual before it is ever improbable. Energy,
 //! impulsiveness and envelope features of a healthy machine at a steady duty do not drift
-//! upward, so a fixed limit learned while the machine was known to be healthy catches that slow
-//! growth. Only the upper side counts: a machine getting quieter (a bearing running in, a
-//! lighter load) is not failing.
+//! upward, nor do a healthy motor's current sidebands and harmonics, so a fixed limit learned
+//! while the machine was known to be healthy catches that slow growth. Only the upper side
+//! counts: a machine getting quieter (a bearing running in, a lighter load) is not failing.
 
 use serde::{Deserialize, Serialize};
 

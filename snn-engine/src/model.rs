@@ -451,13 +451,17 @@ impl AssetModel {
     /// behaviour joins what the model holds as normal, and the next `feedback_learning_steps`
     /// frames raise nothing and teach the model as warm-up does (full-rate STDP, new prototypes
     /// where nothing matches, replacing the longest-idle one when the layer is full): the
-    /// feedback is the reward that lets what was judged anomalous teach the model. Ignored during
-    /// warm-up, which learns everything anyway.
+    /// feedback is the reward that lets what was judged anomalous teach the model. The condition
+    /// limits widen at once to take in the present features (and over the feedback frames, to
+    /// take in their spread). Ignored during warm-up, which learns everything anyway.
     pub fn accept_as_normal(&mut self, t: Timestamp) -> Option<AlertEvent> {
         if self.phase == Phase::Learning {
             return None;
         }
         self.likelihood.accept_recent_as_normal();
+        // The present is inside the condition limits from now on, even when no feedback frames
+        // follow (`feedback_learning_steps = 0`): a breach left open would raise again at once.
+        self.limits.accept(&self.features);
         self.rewarded_steps = self.config.feedback_learning_steps;
         let was_open = self.alert.close();
         self.phase = Phase::Monitoring;

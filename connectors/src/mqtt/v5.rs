@@ -44,18 +44,21 @@ rumqttc_client!(Client5, AsyncClient, Publish, Filter, QoS, String::from_utf8_lo
 pub(super) struct Connection5 {
     client: Client5,
     eventloop: EventLoop,
+    /// The Session Expiry Interval asked for (`None` for a clean session).
+    session_expiry_s: Option<u32>,
 }
 
 impl Connection5 {
     /// A not yet connected client for `config` (manual acks) that subscribes to `filters`.
     pub(super) fn new(config: &MqttConfig, filters: Vec<String>) -> Result<Self, MqttError> {
         let mut options = config.mqtt5_options()?;
+        let session_expiry_s = options.session_expiry_interval();
         // Manual acks are a no-op for QoS 0 deliveries, so they can always be on.
         options.set_manual_acks(true);
         let (client, eventloop) = AsyncClient::new(options, REQUEST_CHANNEL);
         let qos = if config.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
         let filters = filters.into_iter().map(|f| Filter::new(f, qos)).collect();
-        Ok(Connection5 { client: Client5 { client, filters }, eventloop })
+        Ok(Connection5 { client: Client5 { client, filters }, eventloop, session_expiry_s })
     }
 }
 
@@ -68,7 +71,7 @@ impl source::Connection for Connection5 {
 
     async fn poll(&mut self) -> Step<Publish> {
         match self.eventloop.poll().await {
-            Ok(Event::Incoming(Incoming::ConnAck(ack))) => connected(&ack),
+            Ok(Event::Incoming(Incoming::ConnAck(ack))) => connected(&ack, self.session_expiry_s),
             Ok(Event::Incoming(Incoming::SubAck(ack))) => subscribed(&ack),
             Ok(Event::Incoming(Incoming::Publish(publish))) => Step::Publish(publish),
             Ok(Event::Outgoing(Outgoing::Disconnect)) => Step::DisconnectSent,
@@ -78,10 +81,10 @@ impl source::Connection for Connection5 {
     }
 }
 
-/// Logs what the broker told us about the session and its limits. rumqttc itself keeps to the
-/// broker's Receive Maximum and Maximum Packet Size for what we send (only Sparkplug rebirth
-/// requests, at QoS 0).
-fn connected(ack: &ConnAck) -> Step<Publish> {
+/// Logs what the broker told us about the session and its limits, warning when it keeps the
+/// session for less time than `requested_expiry_s`. rumqttc itself keeps to the broker's Receive
+/// Maximum and Maximum Packet Size for what we send (only Sparkplug rebirth requests, at QoS 0).
+fn connected(ack: &ConnAck, requested_expiry_s: Option<u32>) -> Step<Publish> {
     let props = ack.properties.as_ref();
     if let Some(id) = props.and_then(|p| p.assigned_client_identifier.as_deref()) {
         info!(client_id = %id, "the mqtt broker assigned the client id");
@@ -94,13 +97,22 @@ fn connected(ack: &ConnAck) -> Step<Publish> {
         maximum_qos = ?props.and_then(|p| p.max_qos),
         "mqtt 5 broker limits"
     );
-    if let Some(expiry) = expiry {
+    if let Some(expiry) = shortened_expiry(requested_expiry_s, expiry) {
         warn!(
             session_expiry_s = expiry,
-            "the mqtt broker set its own session expiry: messages published while spikewatch is down for longer are lost"
+            requested_s = ?requested_expiry_s,
+            "the mqtt broker keeps the session for less time than asked: messages published while spikewatch is down \
+             for longer are lost"
         );
     }
     Step::Connected { session_present: ack.session_present }
+}
+
+/// The broker's Session Expiry Interval when it is shorter than the one asked for. A broker sends
+/// one only to override ours (MQTT 5.0, 3.2.2.3.2); a longer one, or one for a clean session
+/// (which asks for none), loses nothing.
+fn shortened_expiry(requested_s: Option<u32>, granted_s: Option<u32>) -> Option<u32> {
+    granted_s.filter(|&granted| requested_s.is_some_and(|requested| granted < requested))
 }
 
 /// Each filter's reason code with its meaning, and the broker's reason string if it sent one.
@@ -215,6 +227,14 @@ mod tests {
             MqttConfig { username: Some("u".into()), password: Some("p".into()), ..v5() }.mqtt5_options().unwrap();
         let login = opts.credentials().unwrap();
         assert_eq!((login.username.as_str(), login.password.as_str()), ("u", "p"));
+    }
+
+    #[test]
+    fn only_a_shorter_session_expiry_from_the_broker_is_worth_a_warning() {
+        assert_eq!(shortened_expiry(Some(86_400), Some(3_600)), Some(3_600));
+        assert_eq!(shortened_expiry(Some(86_400), None), None, "the broker kept ours");
+        assert_eq!(shortened_expiry(Some(3_600), Some(86_400)), None, "longer loses nothing");
+        assert_eq!(shortened_expiry(None, Some(60)), None, "a clean session keeps nothing anyway");
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub fn run(protocol: &Protocol, config: &ModelConfig, seed: u64, w: &mut impl Wr
     for kind in scenarios {
         let runs = simulate(p, kind, config, seed)?;
         let healthy = if kind.is_some() { &runs[1..] } else { &runs[..] };
-        healthy_hours += healthy.len() as f64 * p.duration_s / 3_600.0;
+        healthy_hours += healthy_pump_hours(p, kind.is_some());
         for (d, detector) in ["spikewatch", "rms alarm"].into_iter().enumerate() {
             let false_alarms: usize = runs.iter().map(|r| r[d].false_alarms).sum();
             totals[d] += false_alarms;
@@ -89,6 +89,14 @@ pub fn run(protocol: &Protocol, config: &ModelConfig, seed: u64, w: &mut impl Wr
         totals[1] as f64 / healthy_hours
     )?;
     Ok(())
+}
+
+/// Pump-hours of healthy running in one scenario: every pump's whole run, except the failing pump's
+/// after its fault starts. Its alerts before the fault count as false alarms, so its hours before
+/// the fault count as healthy too.
+fn healthy_pump_hours(p: &Protocol, faulty: bool) -> f64 {
+    let failing_s = if faulty { (p.duration_s - p.fault_start_s).clamp(0.0, p.duration_s) } else { 0.0 };
+    (p.pumps as f64 * p.duration_s - failing_s) / 3_600.0
 }
 
 /// One scenario: per pump, the model's and the RMS alarm's outcome.
@@ -133,8 +141,13 @@ fn simulate(
                 let value = rms(samples);
                 match &mut alarms[pump] {
                     Some(alarm) => raised[pump][1] |= alarm.step(value).0,
-                    None if tick + 1 < learn => rms_learning[pump].push(value),
-                    None => alarms[pump] = Some(RmsAlarm::new(&rms_learning[pump])),
+                    None => {
+                        // Every warm-up window is learned, the last one included, and none is lost.
+                        rms_learning[pump].push(value);
+                        if tick + 1 >= learn {
+                            alarms[pump] = Some(RmsAlarm::new(&rms_learning[pump]));
+                        }
+                    }
                 }
             }
         }
@@ -156,6 +169,16 @@ fn simulate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn healthy_hours_are_every_pump_until_its_fault() {
+        let p = Protocol { duration_s: 3_600.0, pumps: 4, fault_start_s: 1_200.0, ..Protocol::default() };
+        assert_eq!(healthy_pump_hours(&p, false), 4.0);
+        // Three healthy pumps for the hour, and the failing one for its first 20 minutes.
+        assert!((healthy_pump_hours(&p, true) - (3.0 + 1.0 / 3.0)).abs() < 1e-12);
+        // A fault that never starts within the run leaves every pump healthy throughout.
+        assert_eq!(healthy_pump_hours(&Protocol { fault_start_s: 7_200.0, ..p }, true), 4.0);
+    }
 
     #[test]
     fn a_short_plant_catches_a_fast_bearing_fault_and_stays_quiet_on_healthy_pumps() {

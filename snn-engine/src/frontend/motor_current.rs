@@ -308,7 +308,8 @@ impl MotorCurrent {
     ///   can resolve (4-5 Hz after one second, from 0.5 Hz after eight) and reads [`FLOOR_DB`]
     ///   when it resolves nothing yet;
     /// - `harmonics_db`: energy of the 5th and 7th harmonics relative to the fundamental, in dB,
-    ///   from this window (harmonics above Nyquist count as nothing).
+    ///   from this window (its first [`MAX_FFT_LEN`] samples when longer; a harmonic whose main
+    ///   lobe reaches past Nyquist counts as nothing).
     ///
     /// The history restarts (and so the sideband estimate starts short again) when the sample
     /// rate changes, when a window does not start where the previous one ended (within

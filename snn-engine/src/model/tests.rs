@@ -480,6 +480,23 @@ fn operator_feedback_widens_the_condition_limits() {
     assert!(raised(&after).is_empty(), "the accepted fault level alerted again: {:?}", raised(&after));
 }
 
+#[test]
+fn operator_feedback_ends_a_condition_limit_breach_even_without_feedback_frames() {
+    // The slow fault of `slow_fault`, which leaves the condition limits long before the learned
+    // model alone minds it; the operator accepts its first alert and no feedback frames follow.
+    let config = ModelConfig { feedback_learning_steps: 0, ..ModelConfig::default() };
+    let mut m = AssetModel::new(AssetId::from("pump-1"), channels(), config, 5).unwrap();
+    let mut plant = Plant::new(6, 420, 1.5);
+    plant.fault_ramp = 2_000;
+    while m.phase() != Phase::Alerting {
+        assert!(plant.tick < 2_420, "the slow fault raised no alert");
+        run(&mut m, &mut plant, 1);
+    }
+    m.accept_as_normal(Timestamp(plant.tick as i64 * 1_000_000));
+    let next = run(&mut m, &mut plant, 2);
+    assert!(raised(&next).is_empty(), "the accepted breach raised again at once: {:?}", raised(&next));
+}
+
 /// A motor watched through its stator current alone (one `motor_current` channel, one-second
 /// windows at 2 kHz), its load cycling ±20% over 60 s (current amplitude and slip follow it),
 /// broken-rotor-bar sidebands at -55 dB. From tick `fault_from` bars break: the sidebands grow to
@@ -513,7 +530,7 @@ fn motor_run(fault_from: u64, ticks: u64) -> (AssetModel, Vec<(u64, StepOutcome)
 /// The first alert comes within 40 ticks of `fault_tick` (none before), explained first by the
 /// current's sidebands.
 fn assert_a_broken_bar_alert(out: &[(u64, StepOutcome)], fault_tick: u64) {
-    let alerts = raised(&out);
+    let alerts = raised(out);
     let (tick, report) = alerts.first().expect("the broken bar raises an alert");
     assert!(*tick >= fault_tick, "false alarm at tick {tick} while healthy: {report:?}");
     assert!(*tick < fault_tick + 40, "alert at tick {tick}, bars broke from {fault_tick}");
