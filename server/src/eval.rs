@@ -48,6 +48,9 @@ pub struct EvalArgs {
     /// `SPIKEWATCH__MODEL__*` environment variables apply on top, as for the server.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Seed of the simulated plant (`plant` only; the model's seed is `pipeline.seed`).
+    #[arg(long, default_value_t = plant::Protocol::default().plant_seed)]
+    pub plant_seed: u64,
     /// Parts of the model to turn off, to show what each is worth (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub ablate: Vec<Part>,
@@ -97,7 +100,10 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         Benchmark::Skab => skab::run(data()?, &out, &model, seed, &mut stdout)?,
         Benchmark::Cwru => cwru::run(data()?, &model, seed, &mut stdout)?,
         Benchmark::Femto => femto::run(data()?, &out, &model, seed, &mut stdout)?,
-        Benchmark::Plant => plant::run(&plant::Protocol::default(), &model, seed, &mut stdout)?,
+        Benchmark::Plant => {
+            let protocol = plant::Protocol { plant_seed: args.plant_seed, ..plant::Protocol::default() };
+            plant::run(&protocol, &model, seed, &mut stdout)?
+        }
     }
     eprintln!("eval took {:.1} s", started.elapsed().as_secs_f64());
     Ok(())

@@ -12,6 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::normalise::Normaliser;
+
 /// A feature above its limit: which one and by how much.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LimitExceeded {
@@ -23,7 +25,8 @@ pub struct LimitExceeded {
     pub sigmas: f64,
 }
 
-/// Upper limits `mean + sigmas * std` on a set of features, fixed at the end of warm-up. A breach
+/// Upper limits `mean + sigmas * std` on a set of features, learned over the frames of warm-up it
+/// is shown ([`ConditionLimits::observe`]) and fixed at its end ([`ConditionLimits::fix`]). A breach
 /// begins after `hold_frames` consecutive frames with some feature above its limit and ends after
 /// `clear_frames` consecutive frames with every feature under it: a long off-delay, so a feature
 /// hovering at its limit is one breach, not a flurry of them. (A deadband below the limit would
@@ -35,6 +38,8 @@ pub struct ConditionLimits {
     sigmas: f64,
     hold_frames: u32,
     clear_frames: u32,
+    /// Statistics of the frames observed so far, every feature (the limited ones are read).
+    learning: Normaliser,
     /// Per limited feature, its commissioning mean and standard deviation (empty until set).
     reference: Vec<(f64, f64)>,
     breached: bool,
@@ -45,14 +50,37 @@ pub struct ConditionLimits {
 
 impl ConditionLimits {
     /// Limits on `features` at `sigmas` standard deviations (0 turns them off), breached after
-    /// `hold_frames` frames above and cleared after `clear_frames` frames back inside.
-    pub fn new(features: Vec<usize>, sigmas: f64, hold_frames: u32, clear_frames: u32) -> Self {
-        ConditionLimits { features, sigmas, hold_frames, clear_frames, reference: Vec::new(), breached: false, run: 0 }
+    /// `hold_frames` frames above and cleared after `clear_frames` frames back inside; `learning`
+    /// (empty, sized for every feature) gathers the statistics, with its standard-deviation floor.
+    pub fn new(features: Vec<usize>, sigmas: f64, hold_frames: u32, clear_frames: u32, learning: Normaliser) -> Self {
+        ConditionLimits {
+            features,
+            sigmas,
+            hold_frames,
+            clear_frames,
+            learning,
+            reference: Vec::new(),
+            breached: false,
+            run: 0,
+        }
     }
 
     /// Whether the limits are set (warm-up over) and on.
     pub fn active(&self) -> bool {
         self.sigmas > 0.0 && !self.reference.is_empty()
+    }
+
+    /// Learns from one frame of normal running.
+    pub fn observe(&mut self, features: &[f64]) {
+        self.learning.observe(features);
+    }
+
+    /// Fixes the limits from the frames observed (none observed: the limits stay off).
+    pub fn fix(&mut self) {
+        if self.learning.count() > 0 {
+            let learning = self.learning.clone();
+            self.set(|f| (learning.mean(f), learning.std(f)));
+        }
     }
 
     /// Fixes the limits from each limited feature's `(mean, std)` as `stats(feature)` gives it.
@@ -98,18 +126,35 @@ impl ConditionLimits {
 mod tests {
     use super::*;
 
+    fn stats(dims: usize) -> Normaliser {
+        Normaliser::new(dims, 6.0, 0.0, 1e-9)
+    }
+
+    #[test]
+    fn limits_are_learned_from_the_frames_observed_only() {
+        let mut l = ConditionLimits::new(vec![0], 3.0, 1, 1, stats(1));
+        l.fix();
+        assert!(!l.active(), "nothing observed, no limits");
+        for x in [9.0, 11.0, 9.0, 11.0] {
+            l.observe(&[x]);
+        }
+        l.fix(); // mean 10, std 1: the limit is 13
+        assert_eq!(l.check(&[12.9]), None);
+        assert_eq!(l.check(&[13.5]).map(|e| e.feature), Some(0));
+    }
+
     fn limits() -> ConditionLimits {
         // Features 1 and 2 are limited at mean + 3 std, held 3 frames, cleared after 3; feature 0 is not.
-        let mut l = ConditionLimits::new(vec![1, 2], 3.0, 3, 3);
+        let mut l = ConditionLimits::new(vec![1, 2], 3.0, 3, 3, stats(3));
         l.set(|f| if f == 1 { (10.0, 1.0) } else { (0.0, 2.0) });
         l
     }
 
     #[test]
     fn nothing_is_exceeded_before_the_limits_are_set_or_when_off() {
-        let mut unset = ConditionLimits::new(vec![0], 3.0, 1, 1);
+        let mut unset = ConditionLimits::new(vec![0], 3.0, 1, 1, stats(1));
         assert_eq!(unset.check(&[1e9]), None);
-        let mut off = ConditionLimits::new(vec![0], 0.0, 1, 1);
+        let mut off = ConditionLimits::new(vec![0], 0.0, 1, 1, stats(1));
         off.set(|_| (0.0, 1.0));
         assert!(!off.active());
         assert_eq!(off.check(&[1e9]), None);

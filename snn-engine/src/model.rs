@@ -369,6 +369,7 @@ impl AssetModel {
             config.condition_limit_sigmas,
             config.condition_limit_hold_frames,
             config.resolve_after,
+            Normaliser::new(n_features, config.z_clip_sigma, config.std_floor_fraction_of_mean, config.std_floor_abs),
         );
         Ok(AssetModel {
             version: StateVersion,
@@ -553,6 +554,9 @@ impl AssetModel {
             let activity = self.backend.run_window(&mut self.layer, &raster, 1.0);
             let spikes = self.count(&activity);
             self.normaliser.observe(&self.features);
+            // The limits learn from the settled part of warm-up only: a front-end's first readings
+            // (a motor current's sidebands before its history resolves them) are not the machine.
+            self.limits.observe(&self.features);
             if let Some((j, _)) = best {
                 self.sequence.advance(j, self.config.sequence_learning_rate);
             }
@@ -562,7 +566,7 @@ impl AssetModel {
             }
             if self.ready_steps >= warmup {
                 self.phase = Phase::Monitoring;
-                self.limits.set(|f| (self.normaliser.mean(f), self.normaliser.std(f)));
+                self.limits.fix();
             }
             return StepOutcome { raw, spikes, ..StepOutcome::quiet(self.phase) };
         }

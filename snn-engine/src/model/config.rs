@@ -151,7 +151,7 @@ impl Default for ModelConfig {
             window_time_steps: 20,
             scalar_lags: 3,
             range_breakout_margin: 0.1,
-            condition_limit_sigmas: 5.0,
+            condition_limit_sigmas: 7.0,
             condition_limit_hold_frames: 3,
             band_min_hz: 100.0,
             band_count: 8,
