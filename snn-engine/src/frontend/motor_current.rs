@@ -47,6 +47,12 @@ const CARRIER_SEARCH_HZ: f64 = RETUNE_HZ + 0.5;
 const MIN_BASEBAND_SAMPLES: usize = 16;
 /// Half-width of the 4-term Blackman-Harris main lobe, in bins of the unpadded window (Harris 1978).
 const MAIN_LOBE_BINS: f64 = 4.0;
+/// A supply line carrying less than this share of a window's energy is no supply at all: a
+/// disconnected clamp reads noise, and noise against noise would read as the sidebands and
+/// harmonics of a broken motor. Such a window reports [`FLOOR_DB`] for both; the fall of `rms`
+/// and a wandering `supply_hz` are what show the sensor fault. A running motor's fundamental
+/// carries well over 90% of its current's energy.
+const MIN_SUPPLY_SHARE: f64 = 0.5;
 
 /// How a motor-current channel is analysed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -350,8 +356,13 @@ impl MotorCurrent {
 
         let (supply_hz, sideband_db) = stream.sidebands(params).unwrap_or((coarse_hz, FLOOR_DB));
         out[1] = supply_hz;
-        out[2] = sideband_db;
-        out[3] = spectrum.harmonics_db(supply_hz);
+        if spectrum.share_of_line(coarse_hz) >= MIN_SUPPLY_SHARE {
+            out[2] = sideband_db;
+            out[3] = spectrum.harmonics_db(supply_hz);
+        } else {
+            out[2] = FLOOR_DB;
+            out[3] = FLOOR_DB;
+        }
     }
 }
 
@@ -406,6 +417,12 @@ impl RawSpectrum {
             return 0.0;
         }
         self.power[lo..=hi].iter().sum()
+    }
+
+    /// The share of the window's energy in the line at `f_hz` (0 for an empty window).
+    fn share_of_line(&self, f_hz: f64) -> f64 {
+        let total: f64 = self.power[1..].iter().sum();
+        if total > 0.0 { self.line_energy(f_hz) / total } else { 0.0 }
     }
 
     /// 5th plus 7th harmonic over the fundamental at `supply_hz`, in dB.

@@ -312,6 +312,21 @@ fn buffers_keep_their_size_whatever_the_window_length() {
 }
 
 #[test]
+fn a_clamp_reading_only_noise_shows_no_sidebands_or_harmonics() {
+    // A healthy motor, then the clamp comes off and the gateway streams its ADC noise.
+    let mut fe = MotorCurrent::default();
+    let mut motor = Motor::new(8, 50.0, Some(-55.0));
+    let healthy = run(&mut fe, &mut motor, 12);
+    assert!(healthy[11][2] > -60.0 && healthy[11][3] > -35.0, "{:?}", healthy[11]);
+    (motor.amplitude, motor.noise) = (0.0, 0.02);
+    let off = run(&mut fe, &mut motor, 12);
+    for out in &off[1..] {
+        assert!(out[0] < 0.05, "rms falls to the noise: {out:?}");
+        assert_eq!((out[2], out[3]), (FLOOR_DB, FLOOR_DB), "noise is not a broken bar: {out:?}");
+    }
+}
+
+#[test]
 fn silence_and_a_dc_offset_give_finite_floors() {
     let mut fe = MotorCurrent::default();
     let mut out = [0.0; 4];
