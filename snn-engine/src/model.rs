@@ -270,7 +270,6 @@ pub struct AssetModel {
     limits: ConditionLimits,
     /// Raw features, sample-and-hold.
     features: Vec<f64>,
-
     normaliser: Normaliser,
     population: PopulationEncoder,
     deltas: Vec<DeltaEncoder>,
@@ -363,13 +362,16 @@ impl AssetModel {
                 FrontEnd::wear_features(c.kind, &frontend_params).into_iter().map(move |k| first + k)
             })
             .collect();
-        // A breach clears as an alert resolves: after `resolve_after` frames back inside.
+        let normaliser =
+            Normaliser::new(n_features, config.z_clip_sigma, config.std_floor_fraction_of_mean, config.std_floor_abs);
+        // A breach clears as an alert resolves: after `resolve_after` frames back inside. The
+        // limits gather their statistics as the normaliser does, over frames of their own.
         let limits = ConditionLimits::new(
             wear_features,
             config.condition_limit_sigmas,
             config.condition_limit_hold_frames,
             config.resolve_after,
-            Normaliser::new(n_features, config.z_clip_sigma, config.std_floor_fraction_of_mean, config.std_floor_abs),
+            normaliser.clone(),
         );
         Ok(AssetModel {
             version: StateVersion,
@@ -380,12 +382,7 @@ impl AssetModel {
             breakout: false,
             limits,
             features: vec![0.0; n_features],
-            normaliser: Normaliser::new(
-                n_features,
-                config.z_clip_sigma,
-                config.std_floor_fraction_of_mean,
-                config.std_floor_abs,
-            ),
+            normaliser,
             population: PopulationEncoder::new(
                 config.population_fields,
                 -config.z_clip_sigma,
@@ -584,7 +581,10 @@ impl AssetModel {
         // has run like that: a breach raises an alert and keeps it open (it cannot settle), as a
         // vibration-severity alarm does, until the machine is back inside or an operator says this
         // is normal, which widens the limits to the new condition while it teaches the model.
-        let exceeded = if self.rewarded_steps > 0 {
+        // For a while after an operator said the current behaviour is normal, it raises nothing.
+        let rewarded = self.rewarded_steps > 0;
+        self.rewarded_steps = self.rewarded_steps.saturating_sub(1);
+        let exceeded = if rewarded {
             self.limits.accept(&self.features);
             None
         } else {
@@ -594,9 +594,6 @@ impl AssetModel {
             (score, opening) = (1.0, 1.0);
         }
         let (raise, resolve) = (self.config.alert_raise_level, self.config.alert_resolve_level);
-        // For a while after an operator said the current behaviour is normal, it raises nothing.
-        let rewarded = self.rewarded_steps > 0;
-        self.rewarded_steps = self.rewarded_steps.saturating_sub(1);
         let alert = match self.alert.update(if rewarded { 0.0 } else { opening }, score, raise, resolve) {
             Some(Transition::Raise) => {
                 let severity = if opening >= (2.0 * raise).min(1.0) { Severity::Critical } else { Severity::Warning };
@@ -631,7 +628,6 @@ impl AssetModel {
         if learn {
             self.normaliser.observe_slow(&self.features, self.config.normal_adapt_rate);
         }
-
         if let Some((j, _)) = best {
             self.sequence.advance(j, rate * self.config.sequence_learning_rate);
         }
