@@ -3,38 +3,26 @@
 #[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
 #[path = "common/publish.rs"]
 mod publish;
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/source.rs"]
+mod source;
 
 use connectors::{
     BackpressurePolicy, Ingest, MqttConfig, MqttProtocol, PlantSimulator, RejectReason, SimConfig, SourceStats,
-    publish_simulation, run_mqtt_source, start_embedded_broker,
+    publish_simulation, start_embedded_broker,
 };
-use publish::publish_acknowledged;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use snn_engine::{Sample, Timestamp};
+use source::{RunningSource, collect, mosquitto_url, publish_raw, spawn_source, unique};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 use tokio::time::timeout;
-
-/// The shared Mosquitto of `SPIKEWATCH_TEST_MQTT_URL`; `None`, saying the test skipped, when unset.
-fn mosquitto_url() -> Option<String> {
-    let url = std::env::var("SPIKEWATCH_TEST_MQTT_URL").ok();
-    if url.is_none() {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-    }
-    url
-}
 
 /// Hang guard for every wait; not a timed assertion.
 const GUARD: Duration = Duration::from_secs(60);
-
-fn unique(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("swtest-{tag}-{}-{nanos}", std::process::id())
-}
 
 fn sim_config() -> SimConfig {
     // Short windows keep the test light; the path is the same as for 2048 samples.
@@ -55,74 +43,10 @@ fn source_config(url: &str, prefix: &str, protocol: MqttProtocol) -> MqttConfig 
     }
 }
 
-struct RunningSource {
-    rx: mpsc::Receiver<Ingest>,
-    stats: Arc<SourceStats>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<Result<(), connectors::MqttError>>,
-}
-
-fn spawn_source(config: MqttConfig) -> RunningSource {
-    spawn_source_with_pipeline_capacity(config, 16)
-}
-
-/// A source whose pipeline queue holds `capacity` items (1 makes a stalled pipeline bite at once).
-fn spawn_source_with_pipeline_capacity(config: MqttConfig, capacity: usize) -> RunningSource {
-    let (tx, rx) = mpsc::channel(capacity);
-    let stats = Arc::new(SourceStats::default());
-    let (stop, shutdown) = watch::channel(false);
-    let task = tokio::spawn(run_mqtt_source(config, tx, stats.clone(), shutdown));
-    RunningSource { rx, stats, stop, task }
-}
-
-impl RunningSource {
-    async fn stop(self) {
-        self.stop.send(true).unwrap();
-        timeout(GUARD, self.task).await.expect("source stops on shutdown").unwrap().unwrap();
-    }
-}
-
-/// Publishes one message at QoS 1 and waits for its PubAck.
-async fn publish_raw(url: &str, client_id: &str, topic: &str, payload: &[u8]) {
-    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
-    let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
-    opts.set_max_packet_size(1 << 24, 1 << 24);
-    publish_acknowledged(opts, topic, payload).await;
-}
-
-/// Publishes probes until one comes through: then the source is connected and subscribed.
+/// Publishes JSON probes until one comes through: then the source is connected and subscribed.
 async fn wait_until_subscribed(url: &str, prefix: &str, source: &mut RunningSource) {
     let probe_topic = format!("{prefix}/probe/ready");
-    timeout(GUARD, async {
-        loop {
-            publish_raw(url, &format!("{prefix}-probe"), &probe_topic, br#"{"t": 0, "value": 0}"#).await;
-            if let Ok(Some(Ingest::Sample(s))) = timeout(Duration::from_millis(500), source.rx.recv()).await {
-                assert_eq!(s.asset.as_str(), "probe");
-                // Drain later probes that may still be in flight.
-                while let Ok(Some(_)) = timeout(Duration::from_millis(300), source.rx.recv()).await {}
-                return;
-            }
-        }
-    })
-    .await
-    .expect("source subscribed");
-}
-
-/// Receives until `want` samples arrived; returns them and the rejections seen on the way.
-async fn collect(source: &mut RunningSource, want: usize) -> (Vec<Sample>, Vec<connectors::Rejection>) {
-    let mut samples = Vec::new();
-    let mut rejections = Vec::new();
-    timeout(GUARD, async {
-        while samples.len() < want {
-            match source.rx.recv().await.expect("source alive") {
-                Ingest::Sample(s) => samples.push(s),
-                Ingest::Rejected(r) => rejections.push(r),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("only {} of {want} samples arrived", samples.len()));
-    (samples, rejections)
+    source::wait_until_subscribed(url, prefix, source, &probe_topic, br#"{"t": 0, "value": 0}"#).await;
 }
 
 /// What the simulator produces for `ticks` ticks, keyed like the received samples.
@@ -133,7 +57,7 @@ fn expected(ticks: usize) -> HashMap<(String, String, Timestamp), Sample> {
 
 async fn simulation_flows_through(url: &str, tag: &str, protocol: MqttProtocol) {
     let prefix = unique(tag);
-    let mut source = spawn_source(source_config(url, &prefix, protocol));
+    let mut source = spawn_source(source_config(url, &prefix, protocol), 16);
     wait_until_subscribed(url, &prefix, &mut source).await;
 
     // A malformed message first: it must come out as a rejection and not stop the stream.
@@ -237,7 +161,7 @@ async fn sparkplug_gap_publishes_a_rebirth(url: &str, tag: &str, protocol: MqttP
             .unwrap();
     let mut config = source_config(url, &prefix, protocol);
     config.topics.push(sparkplug);
-    let mut source = spawn_source(config);
+    let mut source = spawn_source(config, 16);
     wait_until_subscribed(url, &prefix, &mut source).await;
     let mut ncmd = watch_topic(url, &format!("{prefix}-watch"), &format!("spBv1.0/{group}/NCMD/#")).await;
     let payload = |seq: u64| {
@@ -295,7 +219,7 @@ async fn source_retries_until_broker_starts_and_keeps_its_session() {
     let url = format!("mqtt://127.0.0.1:{port}");
     let prefix = unique("retry");
     let config = source_config(&url, &prefix, MqttProtocol::V311);
-    let mut source = spawn_source(config.clone());
+    let mut source = spawn_source(config.clone(), 16);
     // Nothing listens yet: the source must count failures and keep retrying.
     timeout(GUARD, async {
         while source.stats.connection_errors.load(Ordering::Relaxed) < 2 {
@@ -315,7 +239,7 @@ async fn source_retries_until_broker_starts_and_keeps_its_session() {
         publish_raw(&url, &format!("{prefix}-late"), &topic, format!(r#"{{"t": {ms}, "value": {ms}}}"#).as_bytes())
             .await;
     }
-    let mut source = spawn_source(config);
+    let mut source = spawn_source(config, 16);
     let (samples, rejections) = collect(&mut source, 3).await;
     assert!(rejections.is_empty(), "{rejections:?}");
     let times: Vec<i64> = samples.iter().map(|s| s.t.as_millis()).collect();
@@ -371,7 +295,7 @@ async fn stall_then_drain(
         drop_oldest_capacity: DROP_OLDEST_CAPACITY,
         ..source_config(url, &prefix, protocol)
     };
-    let mut source = spawn_source_with_pipeline_capacity(config, 1);
+    let mut source = spawn_source(config, 1);
     wait_until_subscribed(url, &prefix, &mut source).await;
     publish_numbered(url, &format!("{prefix}-pub"), &format!("{prefix}/pump-1/temperature"), 1..=STALLED_READINGS)
         .await;
@@ -450,12 +374,12 @@ async fn block_loses_nothing_while_the_pipeline_stalls() {
 async fn published_while_the_source_is_down_arrive(url: &str, tag: &str, protocol: MqttProtocol) {
     let prefix = unique(tag);
     let config = MqttConfig { session_expiry_s: 600, ..source_config(url, &prefix, protocol) };
-    let mut source = spawn_source(config.clone());
+    let mut source = spawn_source(config.clone(), 16);
     wait_until_subscribed(url, &prefix, &mut source).await;
     source.stop().await;
 
     publish_numbered(url, &format!("{prefix}-pub"), &format!("{prefix}/pump-7/pressure"), 1..=20).await;
-    let mut source = spawn_source(config);
+    let mut source = spawn_source(config, 16);
     let mut times = Vec::new();
     timeout(GUARD, async {
         while times.len() < 20 {
@@ -495,7 +419,7 @@ async fn mosquitto_assigns_a_client_id_to_an_mqtt5_source_without_one() {
     let config =
         MqttConfig { client_id: String::new(), clean_session: true, ..source_config(&url, &prefix, MqttProtocol::V5) };
     config.validate().unwrap();
-    let mut source = spawn_source(config);
+    let mut source = spawn_source(config, 16);
     wait_until_subscribed(&url, &prefix, &mut source).await;
     assert_eq!(source.stats.connection_errors.load(Ordering::Relaxed), 0, "the empty client id was refused");
     source.stop().await;

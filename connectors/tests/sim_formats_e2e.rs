@@ -2,37 +2,27 @@
 
 use connectors::sparkplug::proto::{MetricValue, Payload};
 use connectors::sparkplug::{decode_payload, encode_payload};
-use connectors::{
-    Ingest, MqttConfig, PayloadFormat, PlantSimulator, Rejection, SimConfig, SimPublish, SourceStats,
-    publish_simulation_as, run_mqtt_source,
-};
+use connectors::{Ingest, MqttConfig, PayloadFormat, PlantSimulator, SimConfig, SimPublish, publish_simulation_as};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use snn_engine::{Sample, Timestamp};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 use tokio::time::timeout;
+
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/publish.rs"]
+mod publish;
+#[allow(dead_code, reason = "each test binary uses a part of the shared test helpers")]
+#[path = "common/source.rs"]
+mod source;
+use source::{RunningSource, collect, mosquitto_url, spawn_source, unique, wait_until_subscribed};
 
 /// Hang guard for every wait; not a timed assertion.
 const GUARD: Duration = Duration::from_secs(60);
 const SIM_START_MS: i64 = 1_700_000_000_000;
-
-fn mosquitto_url() -> Option<String> {
-    let url = std::env::var("SPIKEWATCH_TEST_MQTT_URL").ok();
-    if url.is_none() {
-        println!("skipped: SPIKEWATCH_TEST_MQTT_URL not set");
-    }
-    url
-}
-
-fn unique(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("swtest-{tag}-{}-{nanos}", std::process::id())
-}
 
 fn sim_config() -> SimConfig {
     // Two pumps with short windows keep the test light; the path is the same as for 2048 samples.
@@ -64,14 +54,8 @@ fn publisher_config(url: &str, client_id: String) -> MqttConfig {
     MqttConfig { url: url.to_owned(), client_id, reconnect_min_ms: 50, reconnect_max_ms: 500, ..MqttConfig::default() }
 }
 
-struct RunningSource {
-    rx: mpsc::Receiver<Ingest>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<Result<(), connectors::MqttError>>,
-}
-
 /// spikewatch's MQTT source with exactly the `topics` the simulator documents for `how`.
-fn spawn_source(url: &str, prefix: &str, how: &SimPublish) -> RunningSource {
+fn source_for(url: &str, prefix: &str, how: &SimPublish) -> RunningSource {
     let config = MqttConfig {
         url: url.to_owned(),
         client_id: format!("{prefix}-src"),
@@ -81,21 +65,7 @@ fn spawn_source(url: &str, prefix: &str, how: &SimPublish) -> RunningSource {
         reconnect_max_ms: 500,
         ..MqttConfig::default()
     };
-    let (tx, rx) = mpsc::channel(64);
-    let (stop, shutdown) = watch::channel(false);
-    let task = tokio::spawn(run_mqtt_source(config, tx, Arc::new(SourceStats::default()), shutdown));
-    RunningSource { rx, stop, task }
-}
-
-impl RunningSource {
-    async fn stop(self) {
-        self.stop.send(true).unwrap();
-        timeout(GUARD, self.task).await.expect("source stops on shutdown").unwrap().unwrap();
-    }
-
-    async fn next(&mut self) -> Ingest {
-        timeout(GUARD, self.rx.recv()).await.expect("an item arrives").expect("source alive")
-    }
+    spawn_source(config, 64)
 }
 
 /// A client subscribed (QoS 1) to `filters` that forwards what it receives.
@@ -131,45 +101,6 @@ async fn watch_topics(url: &str, client_id: &str, filters: &[String]) -> mpsc::U
     rx
 }
 
-async fn publish_raw(url: &str, client_id: &str, topic: &str, payload: Vec<u8>) {
-    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
-    let (client, mut eventloop) = AsyncClient::new(MqttOptions::new(client_id, "127.0.0.1", port), 10);
-    client.publish(topic, QoS::AtLeastOnce, false, payload).await.unwrap();
-    timeout(GUARD, async { while !matches!(eventloop.poll().await, Ok(Event::Incoming(Packet::PubAck(_)))) {} })
-        .await
-        .expect("raw publish acknowledged");
-    client.disconnect().await.ok();
-    let _ = timeout(Duration::from_secs(2), eventloop.poll()).await;
-}
-
-/// Publishes `probe` until the source hands on a sample of asset `probe`: then it is subscribed.
-async fn wait_until_subscribed(url: &str, prefix: &str, source: &mut RunningSource, topic: &str, probe: &[u8]) {
-    timeout(GUARD, async {
-        loop {
-            publish_raw(url, &format!("{prefix}-probe"), topic, probe.to_vec()).await;
-            if let Ok(Some(Ingest::Sample(s))) = timeout(Duration::from_millis(500), source.rx.recv()).await {
-                assert_eq!(s.asset.as_str(), "probe");
-                while let Ok(Some(_)) = timeout(Duration::from_millis(300), source.rx.recv()).await {}
-                return;
-            }
-        }
-    })
-    .await
-    .expect("source subscribed");
-}
-
-/// Receives until `want` samples arrived; returns them and the rejections seen on the way.
-async fn collect(source: &mut RunningSource, want: usize) -> (Vec<Sample>, Vec<Rejection>) {
-    let (mut samples, mut rejections) = (Vec::new(), Vec::new());
-    while samples.len() < want {
-        match source.next().await {
-            Ingest::Sample(s) => samples.push(s),
-            Ingest::Rejected(r) => rejections.push(r),
-        }
-    }
-    (samples, rejections)
-}
-
 /// Every sample is one the simulator produced, bit-identical, and each arrived once: `ticks`
 /// readings of every asset and channel.
 fn assert_exactly(samples: &[Sample], want: &HashMap<(String, String, Timestamp), Sample>, ticks: usize) {
@@ -201,7 +132,7 @@ async fn binary_windows_and_json_scalars_arrive_exactly_once() {
     let prefix = unique("bin");
     let ticks = 5;
     let how = how(PayloadFormat::Binary, &prefix, f64::INFINITY, Some(ticks as f64));
-    let mut source = spawn_source(&url, &prefix, &how);
+    let mut source = source_for(&url, &prefix, &how);
     wait_until_subscribed(&url, &prefix, &mut source, &format!("{prefix}/probe/ready"), br#"{"t": 0, "value": 0}"#)
         .await;
 
@@ -228,7 +159,7 @@ async fn sparkplug_edge_node_delivers_every_sample_and_dies_cleanly() {
     let ticks = 5;
     let how = how(PayloadFormat::Sparkplug, &prefix, f64::INFINITY, Some(ticks as f64));
     let group = how.sparkplug_group.clone();
-    let mut source = spawn_source(&url, &prefix, &how);
+    let mut source = source_for(&url, &prefix, &how);
     // Another edge node's birth, with one metric, shows that the source is subscribed.
     let probe = Payload {
         timestamp: Some(1),
@@ -296,7 +227,7 @@ async fn a_host_that_joins_late_asks_for_a_rebirth_and_then_reads_the_data() {
     .expect("data flows");
     assert_eq!(nbirths, 1);
 
-    let mut source = spawn_source(&url, &prefix, &how);
+    let mut source = source_for(&url, &prefix, &how);
     // The first data it sees cannot be resolved: rejected (and a rebirth requested) ...
     let first = source.next().await;
     assert!(
@@ -416,7 +347,7 @@ async fn after_a_lost_connection_no_data_reaches_the_host_before_the_new_birth()
     let group = how.sparkplug_group.clone();
     let mut births =
         watch_topics(&url, &format!("{prefix}-watch"), &[format!("spBv1.0/{group}/NBIRTH/simulator")]).await;
-    let mut source = spawn_source(&url, &prefix, &how);
+    let mut source = source_for(&url, &prefix, &how);
     let publisher = publisher_config(&format!("mqtt://127.0.0.1:{}", proxy.port), format!("{prefix}-pub"));
     let (stop_pub, shutdown) = watch::channel(false);
     let running = tokio::spawn(publish_simulation_as(simulator(), publisher, how, shutdown));
