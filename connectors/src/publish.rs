@@ -9,7 +9,7 @@ pub use encoding::{BinaryEncoding, JsonEncoding, Message, PublishEncoding, Spark
 use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS};
 use snn_engine::Sample;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -58,8 +58,12 @@ enum SessionEvent {
     Connected(u64),
     /// A publish arrived on a subscription.
     Received { topic: String, payload: Vec<u8> },
-    /// The connection failed; the driver retries after its backoff.
-    Lost,
+    /// The connection failed; the driver retries after its backoff. For an encoding that
+    /// [waits for a connection](PublishEncoding::waits_for_connection) the driver first waits for
+    /// `held` to be answered (the loop publishes no more until the next connect).
+    Lost { held: Option<oneshot::Sender<()>> },
+    /// Publishes of a lost session that the driver discarded rather than send on the next one.
+    Discarded(u64),
 }
 
 /// Why publishing stopped before the batches ran out.
@@ -79,7 +83,8 @@ pub(crate) fn now_ms() -> u64 {
 /// encoding's will anew for every connection attempt, re-subscribing and publishing its
 /// after-connect messages on every connect, and answering what arrives on its subscriptions. An
 /// encoding that [waits for a connection](PublishEncoding::waits_for_connection) has its batches
-/// held while the connection is down, so they follow the next connect's messages. Uses
+/// held while the connection is down, so they follow the next connect's messages, and what a lost
+/// connection left unacknowledged is dropped (counted in a warning) rather than sent ahead of them. Uses
 /// `mqtt.url`, credentials, `ca_file`, `client_id`, `clean_session` and the reconnect settings.
 ///
 /// Returns how many messages were published and acknowledged: on a normal end every QoS 1
@@ -104,7 +109,8 @@ pub async fn publish_encoded(
     );
     let (acks_tx, mut acks) = watch::channel(0u64);
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut driver = tokio::spawn(drive(eventloop, acks_tx, events_tx, will, backoff, mqtt.url.clone()));
+    let lost_session = if encoding.waits_for_connection() { LostSession::Discard } else { LostSession::Resend };
+    let mut driver = tokio::spawn(drive(eventloop, acks_tx, events_tx, will, backoff, lost_session, mqtt.url.clone()));
 
     let started = Instant::now();
     let mut published = 0u64;
@@ -131,14 +137,15 @@ pub async fn publish_encoded(
                 stop = Some(Stop::EventLoopGone);
                 break 'batches;
             };
-            match event {
+            match &event {
                 SessionEvent::Connected(_) => connected = true,
                 // An encoding that must speak first on every connection (Sparkplug's births) holds
                 // its batches until the next connect: queued now, rumqttc would send them on the
                 // new connection ahead of the births, as data of no session.
-                SessionEvent::Lost if encoding.waits_for_connection() => connected = false,
+                SessionEvent::Lost { held: Some(_) } => connected = false,
                 _ => {}
             }
+            let Some(event) = settle_lost_session(event, &mut published) else { continue };
             if let Err(s) = answer(event, &mut encoding, &client, &mut published, &mut shutdown).await {
                 stop = Some(s);
                 break 'batches;
@@ -173,17 +180,20 @@ pub async fn publish_encoded(
 
     // Wait for the PubAcks: rumqttc retransmits unacknowledged publishes after a reconnect
     // (persistent session), so this normally completes; give up only if acks stop arriving.
+    // A connection lost meanwhile still reports what it discarded.
     let mut stopped = stopped;
     loop {
         let before = *acks.borrow();
-        if before >= published {
+        let expected = published;
+        if before >= expected {
             break;
         }
         let limit = if stopped { SHUTDOWN_GRACE } else { ACK_STALL_TIMEOUT };
         let waited = tokio::select! {
             biased;
             () = shutdown_requested(&mut shutdown), if !stopped => { stopped = true; continue; }
-            r = tokio::time::timeout(limit, acks.wait_for(|n| *n >= published)) => r.is_ok(),
+            Some(event) = events.recv() => { settle_lost_session(event, &mut published); continue; }
+            r = tokio::time::timeout(limit, acks.wait_for(|n| *n >= expected)) => r.is_ok(),
         };
         if waited {
             break;
@@ -223,9 +233,26 @@ async fn answer(
             encoding.on_connected(session, now_ms())
         }
         SessionEvent::Received { topic, payload } => encoding.on_message(&topic, &payload, now_ms()),
-        SessionEvent::Lost => Vec::new(),
+        SessionEvent::Lost { .. } | SessionEvent::Discarded(_) => Vec::new(),
     };
     send(client, messages, published, shutdown).await
+}
+
+/// Handles what concerns a lost session, returning any other event: lets the driver go on once
+/// batches are held, and stops waiting for the PubAcks of publishes the driver discarded.
+fn settle_lost_session(event: SessionEvent, published: &mut u64) -> Option<SessionEvent> {
+    match event {
+        SessionEvent::Lost { held: Some(held) } => {
+            let _ = held.send(());
+            None
+        }
+        SessionEvent::Discarded(n) => {
+            warn!(discarded = n, "publishes of a lost session dropped: they cannot follow the new births");
+            *published = published.saturating_sub(n);
+            None
+        }
+        event => Some(event),
+    }
 }
 
 /// Queues `messages` for publishing at QoS 1, counting them in `published`.
@@ -247,6 +274,16 @@ async fn send(
     Ok(())
 }
 
+/// What happens to the unacknowledged publishes of a lost connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LostSession {
+    /// Send them again first thing on the next connection, as MQTT's persistent sessions mean.
+    Resend,
+    /// Drop them: they belong to a session that ended (Sparkplug data after its node's death),
+    /// and sent ahead of the next connection's births they would reach hosts as data of no session.
+    Discard,
+}
+
 /// Polls the event loop until DISCONNECT is sent or the client is dropped, counting PubAcks and
 /// reporting connects and received publishes. Before each reconnect attempt it registers the will
 /// of the next session, so a will always names the session it belongs to.
@@ -256,6 +293,7 @@ async fn drive(
     events: mpsc::UnboundedSender<SessionEvent>,
     will: Option<WillFn>,
     mut backoff: Backoff,
+    lost_session: LostSession,
     url: String,
 ) {
     let mut session = 0u64;
@@ -276,14 +314,42 @@ async fn drive(
             Err(error) => {
                 let delay = backoff.next_delay();
                 warn!(%url, %error, delay_ms = delay.as_millis() as u64, "publisher connection failed, retrying");
-                let _ = events.send(SessionEvent::Lost);
+                let retry_at = tokio::time::Instant::now() + delay;
+                if lost_session == LostSession::Discard {
+                    discard_lost_session(&mut eventloop, &events).await;
+                } else {
+                    let _ = events.send(SessionEvent::Lost { held: None });
+                }
                 session += 1;
                 if let Some(will) = &will {
                     eventloop.mqtt_options.set_last_will(will(session));
                 }
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep_until(retry_at).await;
             }
         }
+    }
+}
+
+/// Tells the publishing loop the connection is lost, waits until it holds its batches, then drops
+/// every publish of the lost session: those in flight and those the loop queued before it heard of
+/// the loss (rumqttc's `clean` moved both into `pending`, and would send them before anything else).
+async fn discard_lost_session(eventloop: &mut EventLoop, events: &mpsc::UnboundedSender<SessionEvent>) {
+    let (held_tx, mut held) = oneshot::channel();
+    let _ = events.send(SessionEvent::Lost { held: Some(held_tx) });
+    loop {
+        // Draining the request channel also frees a loop that waits for room in it.
+        eventloop.clean();
+        tokio::select! {
+            _ = &mut held => break,
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    eventloop.clean();
+    let before = eventloop.pending.len();
+    eventloop.pending.retain(|r| !matches!(r, rumqttc::Request::Publish(_)));
+    let discarded = (before - eventloop.pending.len()) as u64;
+    if discarded > 0 {
+        let _ = events.send(SessionEvent::Discarded(discarded));
     }
 }
 
