@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::normalise::Normaliser;
 
+/// A feature this many times as far above its mean as its limit is breached on its first frame.
+const DANGER_FACTOR: f64 = 2.0;
+
 /// A feature above its limit: which one and by how much.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LimitExceeded {
@@ -27,7 +30,8 @@ pub struct LimitExceeded {
 
 /// Upper limits `mean + sigmas * std` on a set of features, learned over the frames of warm-up it
 /// is shown ([`ConditionLimits::observe`]) and fixed at its end ([`ConditionLimits::fix`]). A breach
-/// begins after `hold_frames` consecutive frames with some feature above its limit and ends after
+/// begins after `hold_frames` consecutive frames with some feature above its limit (on the first
+/// frame with one [`DANGER_FACTOR`] times as far above its mean as the limit) and ends after
 /// `clear_frames` consecutive frames with every feature under it: a long off-delay, so a feature
 /// hovering at its limit is one breach, not a flurry of them. (A deadband below the limit would
 /// not clear a machine with a dozen limited features: one of them is usually above 2 sigma.)
@@ -114,8 +118,18 @@ impl ConditionLimits {
             .map(|(&f, &(mean, std))| LimitExceeded { feature: f, mean, sigmas: (features[f] - mean) / std })
             .max_by(|a, b| a.sigmas.total_cmp(&b.sigmas))?;
         let above = worst.sigmas > self.sigmas;
+        // Twice as far above the mean as the limit is no healthy spread: like a danger level, it
+        // trips at once, without the hold that keeps a feature brushing its limit from alarming.
+        let danger = worst.sigmas > DANGER_FACTOR * self.sigmas;
         self.run = if above != self.breached { self.run + 1 } else { 0 };
-        if self.run >= if self.breached { self.clear_frames } else { self.hold_frames } {
+        let needed = if self.breached {
+            self.clear_frames
+        } else if danger {
+            1
+        } else {
+            self.hold_frames
+        };
+        if self.run >= needed {
             (self.breached, self.run) = (!self.breached, 0);
         }
         (self.breached && above).then_some(worst)
@@ -182,6 +196,15 @@ mod tests {
         assert_eq!(l.check(&high), None);
         let low = [0.0, -100.0, -100.0];
         assert!((0..10).all(|_| l.check(&low).is_none()));
+    }
+
+    #[test]
+    fn twice_as_far_above_as_the_limit_breaches_on_the_first_frame() {
+        let mut l = limits();
+        assert_eq!(l.check(&[0.0, 15.5, 0.0]), None, "5.5 sigma: above the limit, under the danger level, held");
+        let mut l = limits();
+        let e = l.check(&[0.0, 16.5, 0.0]).expect("6.5 sigma: past twice the limit's 3 sigma");
+        assert_eq!(e.feature, 1);
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub struct ModelConfig {
     /// improbable against its recent past, but it leaves the limits it kept while healthy (0 turns
     /// the limits off; see `limits`).
     pub condition_limit_sigmas: f64,
-    /// Consecutive frames above a condition limit before it counts (a single loud frame does not).
+    /// Consecutive frames above a condition limit before it counts (a single loud frame does not),
+    /// unless a feature is twice as far above its mean as its limit, which counts at once.
     pub condition_limit_hold_frames: u32,
     /// Lower edge of the lowest spectral band of a window channel.
     pub band_min_hz: f64,
