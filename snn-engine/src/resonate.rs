@@ -45,6 +45,11 @@ impl Resonator {
         self.re = re;
     }
 
+    /// The per-sample rotation `(1 - decay) e^{i 2 pi f / fs}` as `(re, im)`.
+    pub fn rotation(&self) -> (f64, f64) {
+        (self.rotate_re, self.rotate_im)
+    }
+
     /// The state `(re, im)`.
     pub fn state(&self) -> (f64, f64) {
         (self.re, self.im)

@@ -42,35 +42,91 @@ pub fn band_powers(centred: &[f64], sample_rate_hz: f64, edges: &[f64], out: &mu
             Some(*acc)
         })
         .collect();
-    let mut cascades: Vec<[Resonator; CASCADE_ORDER]> = Vec::with_capacity(out.len() * CHANNELS_PER_BAND);
+    let mut bank = Cascades::default();
     // Per band: the white-noise expectation of the summed energy, per unit variance.
     let mut expected = Vec::with_capacity(out.len());
     for e in edges.windows(2) {
         let part = (e[1] - e[0]) / CHANNELS_PER_BAND as f64;
         let decay = decay_for_bandwidth(part, sample_rate_hz, CASCADE_ORDER as u32);
         for j in 0..CHANNELS_PER_BAND {
-            let resonator = Resonator::new(e[0] + (j as f64 + 0.5) * part, sample_rate_hz, decay);
-            cascades.push([resonator; CASCADE_ORDER]);
+            bank.push(Resonator::new(e[0] + (j as f64 + 0.5) * part, sample_rate_hz, decay));
         }
         expected.push(CHANNELS_PER_BAND as f64 * white_noise_energy(1.0 - decay, &taper_energy));
     }
-    // Sample-major, so the channels' independent updates overlap in the pipeline.
-    let mut energy = vec![0.0; cascades.len()];
-    for (&v, w) in centred.iter().zip(&taper) {
-        let x = v * w;
-        for (cascade, e) in cascades.iter_mut().zip(energy.iter_mut()) {
-            let (mut re, mut im) = (x, 0.0);
-            for r in cascade.iter_mut() {
-                r.step(re, im);
-                (re, im) = r.state();
-            }
-            *e += re * re + im * im;
-        }
-    }
+    let energy = bank.run(centred.iter().zip(&taper).map(|(v, w)| v * w));
     let nyquist = sample_rate_hz / 2.0;
     for (b, o) in out.iter_mut().enumerate() {
         let sum: f64 = energy[b * CHANNELS_PER_BAND..(b + 1) * CHANNELS_PER_BAND].iter().sum();
         *o = sum / expected[b] * (edges[b + 1] - edges[b]) / nyquist;
+    }
+}
+
+/// Every channel's cascade of [`CASCADE_ORDER`] resonators, held stage by stage and channel by
+/// channel (structure of arrays) so that one stage of every channel is one loop the compiler
+/// vectorises; each update is [`Resonator::step`]'s, operation for operation, so the results are
+/// the same bit for bit.
+#[derive(Debug, Default)]
+struct Cascades {
+    /// Per channel, `(1 - decay) cos` and `(1 - decay) sin` of its phase step (every stage alike).
+    rotate_re: Vec<f64>,
+    rotate_im: Vec<f64>,
+    /// Per stage, per channel, the state.
+    re: [Vec<f64>; CASCADE_ORDER],
+    im: [Vec<f64>; CASCADE_ORDER],
+}
+
+impl Cascades {
+    /// Adds a channel whose every stage is `resonator` (at rest).
+    fn push(&mut self, resonator: Resonator) {
+        let (rotate_re, rotate_im) = resonator.rotation();
+        self.rotate_re.push(rotate_re);
+        self.rotate_im.push(rotate_im);
+        for (re, im) in self.re.iter_mut().zip(self.im.iter_mut()) {
+            re.push(0.0);
+            im.push(0.0);
+        }
+    }
+
+    /// Drives every channel with `input`, sample by sample; returns each channel's summed `|z|^2`
+    /// at the end of its cascade.
+    fn run(&mut self, input: impl Iterator<Item = f64>) -> Vec<f64> {
+        let n = self.rotate_re.len();
+        let (mut in_re, in_im) = (vec![0.0; n], vec![0.0; n]);
+        let mut energy = vec![0.0; n];
+        for x in input {
+            in_re.fill(x);
+            // Stage 0 is driven by the sample, each later stage by the state of the one before.
+            step_stage(&self.rotate_re, &self.rotate_im, &mut self.re[0], &mut self.im[0], &in_re, &in_im);
+            for s in 1..CASCADE_ORDER {
+                let (done_re, rest_re) = self.re.split_at_mut(s);
+                let (done_im, rest_im) = self.im.split_at_mut(s);
+                step_stage(
+                    &self.rotate_re,
+                    &self.rotate_im,
+                    &mut rest_re[0],
+                    &mut rest_im[0],
+                    &done_re[s - 1],
+                    &done_im[s - 1],
+                );
+            }
+            let (re, im) = (&self.re[CASCADE_ORDER - 1], &self.im[CASCADE_ORDER - 1]);
+            for ((e, r), i) in energy.iter_mut().zip(re).zip(im) {
+                *e += r * r + i * i;
+            }
+        }
+        energy
+    }
+}
+
+/// One [`Resonator::step`] of every channel of a stage.
+fn step_stage(rotate_re: &[f64], rotate_im: &[f64], re: &mut [f64], im: &mut [f64], x_re: &[f64], x_im: &[f64]) {
+    let n = re.len();
+    let (rotate_re, rotate_im, im, x_re, x_im) =
+        (&rotate_re[..n], &rotate_im[..n], &mut im[..n], &x_re[..n], &x_im[..n]);
+    for c in 0..n {
+        let r = rotate_re[c] * re[c] - rotate_im[c] * im[c] + x_re[c];
+        im[c] = rotate_im[c] * re[c] + rotate_re[c] * im[c] + x_im[c];
+        re[c] = r;
     }
 }
 
@@ -121,6 +177,31 @@ mod tests {
             let flat: Vec<f64> = (1..=len).map(|k| k as f64).collect();
             let closed = white_noise_energy(r, &flat);
             assert!((closed / direct - 1.0).abs() < 1e-9, "r {r}, len {len}: {closed} vs {direct}");
+        }
+    }
+
+    #[test]
+    fn the_cascades_are_chains_of_resonators_bit_for_bit() {
+        let fs = 25_600.0;
+        let channels =
+            [Resonator::new(150.0, fs, 0.003), Resonator::new(3_000.0, fs, 0.05), Resonator::new(11_000.0, fs, 0.3)];
+        let mut bank = Cascades::default();
+        channels.iter().for_each(|&r| bank.push(r));
+        let mut rng = SplitMix64::new(2);
+        let x: Vec<f64> = (0..3_000).map(|_| rng.next_gaussian()).collect();
+        let energy = bank.run(x.iter().copied());
+        for (c, r) in channels.iter().enumerate() {
+            let mut chain = [*r; CASCADE_ORDER];
+            let mut sum = 0.0;
+            for &v in &x {
+                let (mut re, mut im) = (v, 0.0);
+                for stage in chain.iter_mut() {
+                    stage.step(re, im);
+                    (re, im) = stage.state();
+                }
+                sum += re * re + im * im;
+            }
+            assert_eq!(energy[c].to_bits(), sum.to_bits(), "channel {c}");
         }
     }
 
