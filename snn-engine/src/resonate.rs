@@ -3,8 +3,8 @@
 //!
 //! The discrete form is the one Lava's Loihi 2 `RF` process uses (Frady et al. 2022, "Efficient
 //! neuromorphic signal processing with resonator neurons"): the state `z = re + i im` is rotated by
-//! the phase step `2 pi f / fs` and scaled by `1 - decay` every sample, then the input is added to
-//! the real part. The parameters are hardware-neutral (frequency, decay per sample, threshold), so a
+//! the phase step `2 pi f / fs` and scaled by `1 - decay` every sample, then the input is added (a
+//! sensor's to the real part). The parameters are hardware-neutral (frequency, decay per sample, threshold), so a
 //! fixed-point backend can map them onto its own registers.
 
 use serde::{Deserialize, Serialize};
@@ -90,9 +90,9 @@ pub fn decay_for_bandwidth(bandwidth_hz: f64, sample_rate_hz: f64, order: u32) -
 /// the real part peaks) while the real part is at or above `threshold`. The phase passes 0 once per
 /// free oscillation, so the neuron fires at most once per cycle and its spikes lock to the phase
 /// of the input at its frequency. The state is not reset by a spike: the amplitude is what the
-/// neuron has integrated about its frequency, and keeping it (as Lava's `RF` and Frady et al. do)
-/// makes the spike train follow that amplitude instead of restarting it each cycle; [`Self::reset`]
-/// returns the neuron to rest between unrelated inputs.
+/// neuron has integrated about its frequency, and keeping it (as Lava's `RF` does) makes the spike
+/// train follow that amplitude instead of restarting it each cycle; [`Self::reset`] returns the
+/// neuron to rest between unrelated inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ResonateAndFire {
     resonator: Resonator,

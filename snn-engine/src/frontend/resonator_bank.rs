@@ -120,6 +120,7 @@ impl Cascades {
 
 /// One [`Resonator::step`] of every channel of a stage.
 fn step_stage(rotate_re: &[f64], rotate_im: &[f64], re: &mut [f64], im: &mut [f64], x_re: &[f64], x_im: &[f64]) {
+    // Every slice cut to one length, so the loop needs no bounds checks and vectorises.
     let n = re.len();
     let (rotate_re, rotate_im, im, x_re, x_im) =
         (&rotate_re[..n], &rotate_im[..n], &mut im[..n], &x_re[..n], &x_im[..n]);

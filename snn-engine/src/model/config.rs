@@ -44,8 +44,9 @@ pub struct ModelConfig {
     /// Log-spaced spectral bands from `band_min_hz` to Nyquist.
     pub band_count: usize,
     /// What measures a window's band energies: `"fft"` (a Hann-windowed FFT) or `"resonate"`
-    /// (resonate-and-fire neurons' oscillators, four per band, driven sample by sample; see
-    /// `frontend::resonator_bank`). Both give the same features on the same scale.
+    /// (resonate-and-fire neurons' oscillators, three cascades of four per band, driven sample by
+    /// sample; see `frontend::resonator_bank`). Both give the same features on the same scale; the
+    /// FFT costs less (see the README's Evaluation).
     pub band_bank: BandBank,
     /// The envelope is demodulated from this frequency up to Nyquist.
     pub envelope_band_min_hz: f64,
