@@ -1,5 +1,6 @@
 //! `spikewatch bench engine`: engine speed on one thread, without criterion, as a table: samples/s of a
-//! scalar and of a 25.6 kHz vibration channel through the whole model, windows/s of a 2 kHz motor
+//! scalar and of a 25.6 kHz vibration channel through the whole model (and windows/s of the vibration
+//! channel with the resonator band bank), windows/s of a 2 kHz motor
 //! current through its front-end alone and through the whole model, neuron updates/s and synaptic
 //! events/s of the raw layer, and optionally samples/s over a recorded stream (the CSV that
 //! `bench/run.sh` also feeds to River and Brian2, for a like-for-like comparison).
@@ -12,6 +13,7 @@ mod workload;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use snn_engine::frontend::BandBank;
 use snn_engine::{AssetId, AssetModel, ChannelKind, ChannelSpec, Reading, Timestamp};
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -41,7 +43,7 @@ pub struct EngineArgs {
     /// Scalar readings timed (after warm-up).
     #[arg(long, default_value_t = 500_000)]
     pub scalar_steps: u64,
-    /// Vibration windows (2048 samples at 25.6 kHz) timed (after warm-up).
+    /// Vibration windows (2048 samples at 25.6 kHz) timed (after warm-up), with each band bank.
     #[arg(long, default_value_t = 5_000)]
     pub windows: u64,
     /// Motor-current windows (one second at 2 kHz) timed through the front-end alone and through
@@ -127,6 +129,8 @@ pub fn engine(args: &EngineArgs, out: &mut impl Write) -> anyhow::Result<Vec<Mea
         ));
     }
 
+    rows.push(resonate_bank(args.windows));
+
     let (frontend_row, step_row, note) = motor_current(args.motor_windows);
     rows.extend([frontend_row, step_row]);
     notes.push(note);
@@ -157,6 +161,26 @@ pub fn engine(args: &EngineArgs, out: &mut impl Write) -> anyhow::Result<Vec<Mea
 
     write_table(out, &rows, &notes)?;
     Ok(rows)
+}
+
+/// Times the vibration windows through a warmed-up model whose bands a resonator bank measures.
+fn resonate_bank(windows: u64) -> Measurement {
+    let (mut model, channel) =
+        (workload::vibration_model(BandBank::Resonate), workload::channel_id(ChannelKind::Window));
+    let mut feed = Feed::vibration();
+    workload::warm_up(&mut model, &channel, &mut feed, EXTRA_WARMUP_STEPS);
+    let start = Instant::now();
+    for _ in 0..windows {
+        let (t, reading) = feed.next_reading();
+        black_box(model.step(&channel, t, reading));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    Measurement {
+        name: "vibration 25.6 kHz, resonate bank, model step".into(),
+        work: windows,
+        seconds,
+        unit: "windows/s",
+    }
 }
 
 /// Times one-second motor-current windows (2,000 samples at 2 kHz, back to back) through the
@@ -295,6 +319,7 @@ mod tests {
                 "synaptic events/s",
                 "windows/s",
                 "windows/s",
+                "windows/s",
                 "neuron updates/s",
                 "synaptic events/s",
                 "neuron updates/s",
@@ -305,10 +330,12 @@ mod tests {
         assert_eq!((rows[2].work, rows[3].work), (3, 3 * 2048), "windows and their samples");
         let config = snn_engine::ModelConfig::default();
         let per_window = (config.neurons * config.window_time_steps as usize) as u64;
-        assert_eq!((rows[5].work, rows[6].work), (3, 3), "motor-current windows, front-end and model step");
-        assert!(rows[5].name.contains("front-end") && rows[6].name.contains("model step"));
-        assert_eq!(rows[7].work, 4 * per_window, "neurons x time steps x windows");
-        assert!(rows[8].work > 0 && rows[8].work % config.neurons as u64 == 0, "input spikes x fan-out");
+        assert_eq!(rows[5].work, 3, "vibration windows through the resonator bank");
+        assert!(rows[5].name.contains("resonate bank"));
+        assert_eq!((rows[6].work, rows[7].work), (3, 3), "motor-current windows, front-end and model step");
+        assert!(rows[6].name.contains("front-end") && rows[7].name.contains("model step"));
+        assert_eq!(rows[8].work, 4 * per_window, "neurons x time steps x windows");
+        assert!(rows[9].work > 0 && rows[9].work % config.neurons as u64 == 0, "input spikes x fan-out");
 
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();

@@ -228,6 +228,7 @@ fn apply_env_override(tree: &mut toml::Table, path: &str, raw: &str) -> anyhow::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use snn_engine::frontend::BandBank;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -323,5 +324,17 @@ mod tests {
         let out_of_range = format!("{}[model.motor_current]\nhistory_seconds = 0.5\n", asset("motor_current"));
         let err = format!("{:#}", Config::from_sources(&out_of_range, Vec::new(), "t").unwrap_err());
         assert!(err.contains("motor_current.history_seconds"), "{err}");
+    }
+
+    #[test]
+    fn the_band_bank_is_chosen_in_the_model_section_or_the_environment() {
+        let asset = "[mqtt]\n[[assets]]\nid = \"p1\"\nchannels = [{ id = \"v\", kind = \"window\" }]\n";
+        assert_eq!(Config::from_sources(asset, Vec::new(), "t").unwrap().model.band_bank, BandBank::Fft);
+        let file = format!("{asset}[model]\nband_bank = \"resonate\"\n");
+        assert_eq!(Config::from_sources(&file, Vec::new(), "t").unwrap().model.band_bank, BandBank::Resonate);
+        let from_env = Config::from_sources(asset, env(&[("SPIKEWATCH__MODEL__BAND_BANK", "resonate")]), "t").unwrap();
+        assert_eq!(from_env.model.band_bank, BandBank::Resonate);
+        let err = Config::from_sources(asset, env(&[("SPIKEWATCH__MODEL__BAND_BANK", "wavelet")]), "t").unwrap_err();
+        assert!(format!("{err:#}").contains("unknown variant `wavelet`"), "{err:#}");
     }
 }

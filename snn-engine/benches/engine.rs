@@ -3,7 +3,7 @@
 //! - `scalar_channel`: one scalar reading through [`AssetModel::step`], monitoring phase (elements =
 //!   samples).
 //! - `vibration_25k6`: one 2048-sample window at 25.6 kHz through `step`; `samples` counts its samples,
-//!   `windows` the window itself.
+//!   `windows` the window itself; `windows_resonate` the same with `band_bank = "resonate"`.
 //! - `motor_current_2k`: one second of stator current (2,000 samples at 2 kHz, windows back to back):
 //!   `frontend` through the motor-current front-end alone (supply, sidebands, harmonics), `step` through
 //!   the whole model; elements = windows.
@@ -18,6 +18,7 @@ mod workload;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use snn_engine::ChannelKind;
+use snn_engine::frontend::BandBank;
 use std::hint::black_box;
 use workload::{Feed, LayerWorkload, WINDOW_SAMPLES};
 
@@ -55,6 +56,15 @@ fn vibration_channel(c: &mut Criterion) {
             })
         });
     }
+    let (mut model, mut feed) = (workload::vibration_model(BandBank::Resonate), Feed::vibration());
+    workload::warm_up(&mut model, &channel, &mut feed, EXTRA_WARMUP_STEPS);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("windows_resonate", |b| {
+        b.iter(|| {
+            let (t, reading) = feed.next_reading();
+            black_box(model.step(&channel, t, reading))
+        })
+    });
     group.finish();
 }
 

@@ -2,6 +2,7 @@
 
 pub mod fft;
 pub mod motor_current;
+pub mod resonator_bank;
 pub mod window;
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::ChannelKind;
 use crate::sample::{Reading, Timestamp};
 pub use motor_current::{MotorCurrent, MotorCurrentParams};
-pub use window::WindowParams;
+pub use window::{BandBank, WindowParams};
 
 /// Windows shorter than this carry too little spectrum to analyse and are dropped.
 pub const MIN_WINDOW_SAMPLES: usize = 16;
@@ -150,7 +151,12 @@ mod tests {
 
     fn params() -> FrontEndParams {
         FrontEndParams {
-            window: WindowParams { band_min_hz: 100.0, band_count: 8, envelope_band_min_hz: 2_000.0 },
+            window: WindowParams {
+                band_min_hz: 100.0,
+                band_count: 8,
+                band_bank: BandBank::Fft,
+                envelope_band_min_hz: 2_000.0,
+            },
             scalar_lags: 2,
             motor_current: MotorCurrentParams::default(),
         }

@@ -29,6 +29,7 @@ pub mod model;
 pub mod network;
 pub mod normalise;
 pub mod range;
+pub mod resonate;
 pub mod rng;
 pub mod sample;
 pub mod score;

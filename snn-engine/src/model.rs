@@ -170,7 +170,7 @@ pub struct FeatureDeviation {
 
 /// Layout version of a serialised [`AssetModel`]; bump it whenever the model's state changes shape
 /// or meaning, so an old checkpoint is refused by name instead of restoring a different model.
-pub const STATE_VERSION: u32 = 2;
+pub const STATE_VERSION: u32 = 3;
 
 /// The version tag of a serialised model: written as [`STATE_VERSION`], read only if equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,6 +307,7 @@ impl AssetModel {
             window: WindowParams {
                 band_min_hz: config.band_min_hz,
                 band_count: config.band_count,
+                band_bank: config.band_bank,
                 envelope_band_min_hz: config.envelope_band_min_hz,
             },
             scalar_lags: config.scalar_lags,

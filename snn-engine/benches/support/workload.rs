@@ -10,7 +10,7 @@
 
 use snn_engine::backend::{Backend, CpuBackend};
 use snn_engine::encoder::{PopulationEncoder, SpikeRaster, rates_to_raster};
-use snn_engine::frontend::{FrontEnd, FrontEndParams, WindowParams};
+use snn_engine::frontend::{BandBank, FrontEnd, FrontEndParams, WindowParams};
 use snn_engine::network::{Layer, LayerSpec};
 use snn_engine::rng::SplitMix64;
 use snn_engine::{AssetId, AssetModel, ChannelId, ChannelKind, ChannelSpec, ModelConfig, Phase, Reading, Timestamp};
@@ -48,9 +48,17 @@ pub fn channel_id(kind: ChannelKind) -> ChannelId {
 
 /// A default-config model of one asset with one channel of `kind`.
 pub fn single_channel_model(kind: ChannelKind) -> AssetModel {
+    single_channel_model_with(kind, ModelConfig::default())
+}
+
+/// A model of one asset with one vibration channel whose bands `bank` measures (the rest default).
+pub fn vibration_model(bank: BandBank) -> AssetModel {
+    single_channel_model_with(ChannelKind::Window, ModelConfig { band_bank: bank, ..ModelConfig::default() })
+}
+
+fn single_channel_model_with(kind: ChannelKind, config: ModelConfig) -> AssetModel {
     let channels = vec![ChannelSpec { id: channel_id(kind), kind }];
-    AssetModel::new(AssetId::from("bench"), channels, ModelConfig::default(), SEED)
-        .expect("the default model config is valid")
+    AssetModel::new(AssetId::from("bench"), channels, config, SEED).expect("the bench model config is valid")
 }
 
 /// A stream of prepared readings of one channel, cycled with ever-increasing timestamps.
@@ -163,6 +171,7 @@ pub fn motor_current_frontend() -> (FrontEnd, FrontEndParams) {
         window: WindowParams {
             band_min_hz: c.band_min_hz,
             band_count: c.band_count,
+            band_bank: c.band_bank,
             envelope_band_min_hz: c.envelope_band_min_hz,
         },
         scalar_lags: c.scalar_lags,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
-use crate::frontend::MotorCurrentParams;
+use crate::frontend::{BandBank, MotorCurrentParams};
 use crate::likelihood::{AnomalyLikelihood, LikelihoodParams};
 use crate::score::AlertMachine;
 use crate::stdp::StdpRuleKind;
@@ -44,6 +44,11 @@ pub struct ModelConfig {
     pub band_min_hz: f64,
     /// Log-spaced spectral bands from `band_min_hz` to Nyquist.
     pub band_count: usize,
+    /// What measures a window's band energies: `"fft"` (a Hann-windowed FFT) or `"resonate"`
+    /// (resonate-and-fire neurons' oscillators, three cascades of four per band, driven sample by
+    /// sample; see `frontend::resonator_bank`). Both give the same features on the same scale; the
+    /// FFT costs less (see the README's Evaluation).
+    pub band_bank: BandBank,
     /// The envelope is demodulated from this frequency up to Nyquist.
     pub envelope_band_min_hz: f64,
     /// Analysis of motor-current channels (`[model.motor_current]`: history length, supply search
@@ -156,6 +161,7 @@ impl Default for ModelConfig {
             condition_limit_hold_frames: 3,
             band_min_hz: 100.0,
             band_count: 8,
+            band_bank: BandBank::Fft,
             envelope_band_min_hz: 2_000.0,
             motor_current: MotorCurrentParams::default(),
             z_clip_sigma: 6.0,
@@ -385,6 +391,16 @@ mod tests {
             let err = with(bad).validate().unwrap_err().to_string();
             assert!(err.contains(field), "{err}");
         }
+    }
+
+    #[test]
+    fn the_band_bank_is_named_in_lowercase_and_defaults_to_fft() {
+        assert_eq!(ModelConfig::default().band_bank, BandBank::Fft);
+        let c: ModelConfig = serde_json::from_str(r#"{"band_bank": "resonate"}"#).unwrap();
+        assert_eq!(c.band_bank, BandBank::Resonate);
+        c.validate().unwrap();
+        assert_eq!(serde_json::to_value(&c).unwrap()["band_bank"], "resonate");
+        assert!(serde_json::from_str::<ModelConfig>(r#"{"band_bank": "wavelet"}"#).is_err());
     }
 
     #[test]

@@ -197,6 +197,41 @@ fn state_round_trips_through_serde_and_resumes_identically() {
     }
 }
 
+fn resonate() -> ModelConfig {
+    ModelConfig { band_bank: crate::frontend::BandBank::Resonate, ..ModelConfig::default() }
+}
+
+#[test]
+fn a_resonator_bank_model_round_trips_and_measures_other_bands_than_the_fft_one() {
+    let mut a = AssetModel::new(AssetId::from("pump-1"), channels(), resonate(), 4).unwrap();
+    let mut fft = model(4);
+    let mut plant = Plant::new(8, u64::MAX, 0.0);
+    for _ in 0..150 {
+        for (ch, t, r) in plant.next() {
+            a.step(&ch, t, &r);
+            fft.step(&ch, t, &r);
+        }
+    }
+    let mut b: AssetModel = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+    assert!(a == b, "the deserialised model differs");
+    for (ch, t, r) in plant.next() {
+        assert_eq!(a.step(&ch, t, &r), b.step(&ch, t, &r));
+    }
+    // The bank is part of the state, and it reaches the features.
+    assert_eq!(b.config().band_bank, crate::frontend::BandBank::Resonate);
+    assert_ne!(a.features, fft.features);
+}
+
+#[test]
+fn a_resonator_bank_model_detects_the_bearing_fault_without_false_alarms() {
+    let (_, out) = scenario_with(1.5, resonate());
+    let fault_tick = 120 + 450;
+    let first = raised(&out).first().expect("the fault raises an alert").0;
+    assert!((fault_tick..fault_tick + 40).contains(&first), "first alert at tick {first}, fault from {fault_tick}");
+    let (_, quiet) = scenario_with(0.0, resonate());
+    assert!(raised(&quiet).is_empty(), "false alarms: {:?}", raised(&quiet));
+}
+
 #[test]
 fn a_checkpoint_of_another_version_is_refused_by_name() {
     let json = serde_json::to_value(model(4)).unwrap();
