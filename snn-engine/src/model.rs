@@ -503,7 +503,7 @@ impl AssetModel {
         }
         self.frontends[ci] = frontend;
         if self.channels[ci].kind == ChannelKind::Scalar {
-            self.breakout |= self.ranges[ci].observe(new_features[0]);
+            self.breakout |= self.ranges[ci].observe(new_features[0], self.phase != Phase::Alerting);
         }
         self.features[range].copy_from_slice(&new_features);
         self.seen[ci] = true;

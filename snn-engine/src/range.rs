@@ -21,12 +21,16 @@ impl RangeBreakout {
         RangeBreakout { margin, range: None }
     }
 
-    /// Folds `value` into the range; true when it broke out of the range seen before it.
-    pub fn observe(&mut self, value: f64) -> bool {
+    /// True when `value` broke out of the range seen so far. With `learn` it then joins the range;
+    /// without (while an alert is open: what is judged anomalous does not teach the model), the
+    /// range stays as it was, so an excursion stays out of range until it ends.
+    pub fn observe(&mut self, value: f64, learn: bool) -> bool {
         let (lo, hi) = self.range.unwrap_or((value, value));
         let pad = self.margin * (hi - lo);
         let outside = self.margin > 0.0 && hi > lo && (value > hi + pad || value < lo - pad);
-        self.range = Some((lo.min(value), hi.max(value)));
+        if learn {
+            self.range = Some((lo.min(value), hi.max(value)));
+        }
         outside
     }
 }
@@ -38,13 +42,14 @@ mod tests {
     #[test]
     fn flags_values_beyond_the_widened_range_then_learns_them() {
         let mut r = RangeBreakout::new(0.05);
-        assert!(!r.observe(10.0), "the first value has no range to leave");
-        assert!(!r.observe(20.0), "nor does the second: a point is not a range");
-        assert!(!r.observe(20.5), "within 5% of the width 10");
-        assert!(r.observe(21.1));
-        assert!(!r.observe(21.1), "the range now includes it");
-        assert!(r.observe(8.0));
+        assert!(!r.observe(10.0, true), "the first value has no range to leave");
+        assert!(!r.observe(20.0, true), "nor does the second: a point is not a range");
+        assert!(!r.observe(20.5, true), "within 5% of the width 10");
+        assert!(r.observe(21.1, true));
+        assert!(!r.observe(21.1, true), "the range now includes it");
+        assert!(r.observe(8.0, true));
+        assert!(r.observe(30.0, false) && r.observe(30.0, false), "not learning, the range stays as it was");
         let mut off = RangeBreakout::new(0.0);
-        assert!([1.0, 2.0, 100.0, -100.0].iter().all(|&v| !off.observe(v)));
+        assert!([1.0, 2.0, 100.0, -100.0].iter().all(|&v| !off.observe(v, true)));
     }
 }

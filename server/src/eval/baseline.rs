@@ -60,7 +60,8 @@ impl ZScoreBaseline {
                 h.pop_front();
             }
         }
-        let breakout = self.ranges.iter_mut().zip(row).fold(false, |b, (r, &x)| r.observe(x) | b);
+        let learn = !self.alert.is_open();
+        let breakout = self.ranges.iter_mut().zip(row).fold(false, |b, (r, &x)| r.observe(x, learn) | b);
         self.rows += 1;
         let novelty = if breakout && self.rows > self.warmup_rows { 1.0 } else { (1.0 - (-z_max / 3.0).exp()) as f32 };
         if self.rows <= self.warmup_rows {

@@ -405,6 +405,20 @@ fn a_value_outside_the_learned_range_is_fully_anomalous_and_raises_an_alert() {
 }
 
 #[test]
+fn an_excursion_out_of_range_does_not_widen_the_range_while_its_alert_is_open() {
+    let (mut m, mut rng) = sine_model(ModelConfig::default(), 300);
+    let first = m.step(&temp(), Timestamp(300_000_000), &Reading::Scalar(80.0));
+    assert!(matches!(first.alert, Some(AlertEvent::Raised(_))), "{first:?}");
+    // The excursion goes on, further out: with the alert open, none of it joins the range.
+    let away = wave(&mut m, &mut rng, 95.0, 301, 120);
+    assert!(away.iter().all(|o| o.raw == 1.0), "judged anomalous, the excursion never becomes in range");
+    assert_eq!(m.phase(), Phase::Alerting);
+    let back = wave(&mut m, &mut rng, 50.0, 421, 100);
+    assert!(back.iter().any(|o| matches!(o.alert, Some(AlertEvent::Resolved { .. }))), "back in range, it resolves");
+    assert_eq!(m.phase(), Phase::Monitoring);
+}
+
+#[test]
 fn familiar_values_in_an_unfamiliar_order_are_novel() {
     // The sine's values, but jumping back and forth instead of flowing: the lags and slope no
     // longer match any prototype even though every value is in range. Either learning rule.
