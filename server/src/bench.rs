@@ -14,7 +14,7 @@ mod workload;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use snn_engine::frontend::BandBank;
-use snn_engine::{AssetId, AssetModel, ChannelKind, ChannelSpec, Reading, Timestamp};
+use snn_engine::{AssetId, AssetModel, ChannelId, ChannelKind, ChannelSpec, Reading, Timestamp};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io::Write;
@@ -104,15 +104,7 @@ pub fn engine(args: &EngineArgs, out: &mut impl Write) -> anyhow::Result<Vec<Mea
     for (kind, steps) in [(ChannelKind::Scalar, args.scalar_steps), (ChannelKind::Window, args.windows)] {
         let (mut model, channel) = (workload::single_channel_model(kind), workload::channel_id(kind));
         let mut feed = if kind == ChannelKind::Scalar { Feed::scalar() } else { Feed::vibration() };
-        workload::warm_up(&mut model, &channel, &mut feed, EXTRA_WARMUP_STEPS);
-        let before = model.counters().clone();
-        let start = Instant::now();
-        for _ in 0..steps {
-            let (t, reading) = feed.next_reading();
-            black_box(model.step(&channel, t, reading));
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        let events = model.counters().synaptic_events - before.synaptic_events;
+        let (seconds, events) = time_steps(&mut model, &channel, &mut feed, steps);
         let name =
             if kind == ChannelKind::Scalar { "scalar channel, model step" } else { "vibration 25.6 kHz, model step" };
         if kind == ChannelKind::Window {
@@ -163,18 +155,24 @@ pub fn engine(args: &EngineArgs, out: &mut impl Write) -> anyhow::Result<Vec<Mea
     Ok(rows)
 }
 
+/// Warms `model` up past its warm-up on `feed`, then times `steps` steps of it: the seconds taken
+/// and the synaptic events counted meanwhile.
+fn time_steps(model: &mut AssetModel, channel: &ChannelId, feed: &mut Feed, steps: u64) -> (f64, u64) {
+    workload::warm_up(model, channel, feed, EXTRA_WARMUP_STEPS);
+    let before = model.counters().synaptic_events;
+    let start = Instant::now();
+    for _ in 0..steps {
+        let (t, reading) = feed.next_reading();
+        black_box(model.step(channel, t, reading));
+    }
+    (start.elapsed().as_secs_f64(), model.counters().synaptic_events - before)
+}
+
 /// Times the vibration windows through a warmed-up model whose bands a resonator bank measures.
 fn resonate_bank(windows: u64) -> Measurement {
     let (mut model, channel) =
         (workload::vibration_model(BandBank::Resonate), workload::channel_id(ChannelKind::Window));
-    let mut feed = Feed::vibration();
-    workload::warm_up(&mut model, &channel, &mut feed, EXTRA_WARMUP_STEPS);
-    let start = Instant::now();
-    for _ in 0..windows {
-        let (t, reading) = feed.next_reading();
-        black_box(model.step(&channel, t, reading));
-    }
-    let seconds = start.elapsed().as_secs_f64();
+    let (seconds, _) = time_steps(&mut model, &channel, &mut Feed::vibration(), windows);
     Measurement {
         name: "vibration 25.6 kHz, resonate bank, model step".into(),
         work: windows,
@@ -198,15 +196,8 @@ fn motor_current(windows: u64) -> (Measurement, Measurement, String) {
     let per_window_us = if windows > 0 { seconds / windows as f64 * 1e6 } else { 0.0 };
 
     let kind = ChannelKind::MotorCurrent;
-    let (mut model, channel, mut feed) =
-        (workload::single_channel_model(kind), workload::channel_id(kind), Feed::motor_current());
-    workload::warm_up(&mut model, &channel, &mut feed, EXTRA_WARMUP_STEPS);
-    let start = Instant::now();
-    for _ in 0..windows {
-        let (t, reading) = feed.next_reading();
-        black_box(model.step(&channel, t, reading));
-    }
-    let seconds = start.elapsed().as_secs_f64();
+    let (mut model, channel) = (workload::single_channel_model(kind), workload::channel_id(kind));
+    let (seconds, _) = time_steps(&mut model, &channel, &mut Feed::motor_current(), windows);
     let step_row =
         Measurement { name: "motor current 2 kHz, model step".into(), work: windows, seconds, unit: "windows/s" };
     let note = format!(
