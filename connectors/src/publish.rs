@@ -88,7 +88,8 @@ pub(crate) fn now_ms() -> u64 {
 /// `mqtt.url`, credentials, `ca_file`, `client_id`, `clean_session` and the reconnect settings.
 ///
 /// Returns how many messages were published and acknowledged: on a normal end every QoS 1
-/// publish has its PubAck before this returns.
+/// publish has its PubAck before this returns (publishes a lost connection discarded are not
+/// counted as published).
 pub async fn publish_encoded(
     batches: impl IntoIterator<Item = (Duration, Vec<Sample>)>,
     mqtt: MqttConfig,
@@ -179,29 +180,33 @@ pub async fn publish_encoded(
     }
 
     // Wait for the PubAcks: rumqttc retransmits unacknowledged publishes after a reconnect
-    // (persistent session), so this normally completes; give up only if acks stop arriving.
-    // A connection lost meanwhile still reports what it discarded.
+    // (persistent session), so this normally completes; give up once none has arrived for
+    // ACK_STALL_TIMEOUT (SHUTDOWN_GRACE after shutdown), however many reconnect attempts the
+    // driver reports meanwhile. A lost connection's discarded publishes are not waited for.
     let mut stopped = stopped;
-    loop {
-        let before = *acks.borrow();
+    let patience = |stopped: bool| if stopped { SHUTDOWN_GRACE } else { ACK_STALL_TIMEOUT };
+    let (mut acked, mut deadline) = (*acks.borrow(), Instant::now() + patience(stopped));
+    while *acks.borrow() < published {
         let expected = published;
-        if before >= expected {
-            break;
-        }
-        let limit = if stopped { SHUTDOWN_GRACE } else { ACK_STALL_TIMEOUT };
-        let waited = tokio::select! {
+        let arrived = tokio::select! {
             biased;
-            () = shutdown_requested(&mut shutdown), if !stopped => { stopped = true; continue; }
+            () = shutdown_requested(&mut shutdown), if !stopped => {
+                stopped = true;
+                deadline = deadline.min(Instant::now() + SHUTDOWN_GRACE);
+                continue;
+            }
             Some(event) = events.recv() => { settle_lost_session(event, &mut published); continue; }
-            r = tokio::time::timeout(limit, acks.wait_for(|n| *n >= expected)) => r.is_ok(),
+            r = tokio::time::timeout_at(deadline, acks.wait_for(|n| *n >= expected)) => r.is_ok(),
         };
-        if waited {
+        if arrived {
+            continue;
+        }
+        let now_acked = *acks.borrow();
+        if stopped || now_acked == acked {
+            warn!(published, acknowledged = now_acked, "gave up waiting for mqtt acknowledgements");
             break;
         }
-        if stopped || *acks.borrow() == before {
-            warn!(published, acknowledged = *acks.borrow(), "gave up waiting for mqtt acknowledgements");
-            break;
-        }
+        (acked, deadline) = (now_acked, Instant::now() + patience(stopped));
     }
     let acknowledged = (*acks.borrow()).min(published);
     if client.try_disconnect().is_ok() {

@@ -461,6 +461,12 @@ impl AssetModel {
         // The present is inside the condition limits from now on, even when no feedback frames
         // follow (`feedback_learning_steps = 0`): a breach left open would raise again at once.
         self.limits.accept(&self.features);
+        // Likewise each scalar's range, which learned nothing while the alert was open.
+        for (ci, c) in self.channels.iter().enumerate() {
+            if c.kind == ChannelKind::Scalar {
+                self.ranges[ci].observe(self.features[self.offsets[ci]], true);
+            }
+        }
         self.rewarded_steps = self.config.feedback_learning_steps;
         let was_open = self.alert.close();
         self.phase = Phase::Monitoring;

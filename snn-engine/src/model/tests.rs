@@ -419,6 +419,19 @@ fn an_excursion_out_of_range_does_not_widen_the_range_while_its_alert_is_open() 
 }
 
 #[test]
+fn operator_feedback_takes_the_excursion_into_the_range_even_without_feedback_frames() {
+    let config = ModelConfig { feedback_learning_steps: 0, ..ModelConfig::default() };
+    let (mut m, mut rng) = sine_model(config, 300);
+    let first = m.step(&temp(), Timestamp(300_000_000), &Reading::Scalar(80.0));
+    assert!(matches!(first.alert, Some(AlertEvent::Raised(_))), "{first:?}");
+    let away = wave(&mut m, &mut rng, 95.0, 301, 30);
+    assert!(away.iter().all(|o| o.raw == 1.0));
+    assert!(matches!(m.accept_as_normal(Timestamp(331_000_000)), Some(AlertEvent::Resolved { .. })));
+    let on = wave(&mut m, &mut rng, 95.0, 331, 1);
+    assert!(on[0].raw < 1.0, "the accepted level is inside the range now: {:?}", on[0]);
+}
+
+#[test]
 fn familiar_values_in_an_unfamiliar_order_are_novel() {
     // The sine's values, but jumping back and forth instead of flowing: the lags and slope no
     // longer match any prototype even though every value is in range. Either learning rule.
