@@ -14,7 +14,7 @@ use crate::limits::ConditionLimits;
 use crate::network::best_of;
 use crate::network::{Layer, LayerSpec};
 use crate::normalise::Normaliser;
-use crate::range::RangeBreakout;
+use crate::range::{LevelBand, RangeBreakout};
 use crate::rng::SplitMix64;
 use crate::sample::{AssetId, ChannelId, Reading, Timestamp};
 use crate::score::{AlertMachine, Transition};
@@ -170,7 +170,7 @@ pub struct FeatureDeviation {
 
 /// Layout version of a serialised [`AssetModel`]; bump it whenever the model's state changes shape
 /// or meaning, so an old checkpoint is refused by name instead of restoring a different model.
-pub const STATE_VERSION: u32 = 3;
+pub const STATE_VERSION: u32 = 4;
 
 /// The version tag of a serialised model: written as [`STATE_VERSION`], read only if equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,6 +264,8 @@ pub struct AssetModel {
     fresh: Vec<bool>,
     /// Per channel, the range of its values (scalar channels only).
     ranges: Vec<RangeBreakout>,
+    /// Per channel, the band of its smoothed level (scalar channels only).
+    levels: Vec<LevelBand>,
     /// A scalar value left its channel's range (by more than the margin) in the current frame.
     breakout: bool,
     /// Fixed upper limits on the features that rise with wear (`FrontEnd::wear_features`).
@@ -380,6 +382,7 @@ impl AssetModel {
             seen: vec![false; channels.len()],
             fresh: vec![false; channels.len()],
             ranges: vec![RangeBreakout::new(config.range_breakout_margin); channels.len()],
+            levels: vec![LevelBand::new(config.range_breakout_margin, config.level_smoothing_frames); channels.len()],
             breakout: false,
             limits,
             features: vec![0.0; n_features],
@@ -461,10 +464,11 @@ impl AssetModel {
         // The present is inside the condition limits from now on, even when no feedback frames
         // follow (`feedback_learning_steps = 0`): a breach left open would raise again at once.
         self.limits.accept(&self.features);
-        // Likewise each scalar's range, which learned nothing while the alert was open.
+        // Likewise each scalar's range and level band, which learned nothing while the alert was open.
         for (ci, c) in self.channels.iter().enumerate() {
             if c.kind == ChannelKind::Scalar {
                 self.ranges[ci].observe(self.features[self.offsets[ci]], true);
+                self.levels[ci].accept();
             }
         }
         self.rewarded_steps = self.config.feedback_learning_steps;
@@ -509,7 +513,12 @@ impl AssetModel {
         }
         self.frontends[ci] = frontend;
         if self.channels[ci].kind == ChannelKind::Scalar {
-            self.breakout |= self.ranges[ci].observe(new_features[0], self.phase != Phase::Alerting);
+            let (value, learn) = (new_features[0], self.phase != Phase::Alerting);
+            let out_of_range = self.ranges[ci].observe(value, learn);
+            // An open alert stays open while a sensor's level is off the band it kept while
+            // healthy, even when its readings, one by one, look familiar (see `LevelBand`).
+            let level_off = self.levels[ci].observe(value, learn) && !learn;
+            self.breakout |= out_of_range || level_off;
         }
         self.features[range].copy_from_slice(&new_features);
         self.seen[ci] = true;

@@ -4,7 +4,7 @@
 use super::RowOutcome;
 use snn_engine::ModelConfig;
 use snn_engine::likelihood::AnomalyLikelihood;
-use snn_engine::range::RangeBreakout;
+use snn_engine::range::{LevelBand, RangeBreakout};
 use snn_engine::score::{AlertMachine, Transition};
 use std::collections::VecDeque;
 
@@ -13,12 +13,13 @@ pub const ZSCORE_WINDOW: usize = 100;
 
 /// A rolling z-score detector over rows of scalar channels: novelty `1 - exp(-max|z| / 3)` (z of each value
 /// against the previous [`ZSCORE_WINDOW`] values of its channel; 1 when a value breaks out of its channel's range,
-/// as in the model), then the same likelihood stage, alert levels and alert machine as the model, with the same
+/// or while an alert is open and a channel's level is off its band, as in the model), then the same likelihood stage, alert levels and alert machine as the model, with the same
 /// warm-up schedule counted in rows.
 #[derive(Debug, Clone)]
 pub struct ZScoreBaseline {
     history: Vec<VecDeque<f64>>,
     ranges: Vec<RangeBreakout>,
+    level_bands: Vec<LevelBand>,
     likelihood: AnomalyLikelihood,
     alert: AlertMachine,
     levels: (f32, f32),
@@ -35,6 +36,7 @@ impl ZScoreBaseline {
         ZScoreBaseline {
             history: vec![VecDeque::with_capacity(ZSCORE_WINDOW + 1); channels],
             ranges: vec![RangeBreakout::new(config.range_breakout_margin); channels],
+            level_bands: vec![LevelBand::new(config.range_breakout_margin, config.level_smoothing_frames); channels],
             likelihood,
             alert,
             levels: (config.alert_raise_level, config.alert_resolve_level),
@@ -61,7 +63,10 @@ impl ZScoreBaseline {
             }
         }
         let learn = !self.alert.is_open();
-        let breakout = self.ranges.iter_mut().zip(row).fold(false, |b, (r, &x)| r.observe(x, learn) | b);
+        let mut breakout = false;
+        for ((range, band), &x) in self.ranges.iter_mut().zip(&mut self.level_bands).zip(row) {
+            breakout |= range.observe(x, learn) | (band.observe(x, learn) && !learn);
+        }
         self.rows += 1;
         let novelty = if breakout && self.rows > self.warmup_rows { 1.0 } else { (1.0 - (-z_max / 3.0).exp()) as f32 };
         if self.rows <= self.warmup_rows {
