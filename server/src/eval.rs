@@ -63,7 +63,8 @@ pub enum Part {
     Surprise,
     /// The anomaly likelihood (the alert levels apply to the short-term mean raw score).
     Likelihood,
-    /// The range-breakout check (a value outside its sensor's range scores 1).
+    /// The range-breakout check (a value outside its sensor's range scores 1) and the level check that shares
+    /// its margin (an open alert held while a sensor's level is off its band).
     Range,
 }
 

@@ -14,7 +14,7 @@ use crate::limits::ConditionLimits;
 use crate::network::best_of;
 use crate::network::{Layer, LayerSpec};
 use crate::normalise::Normaliser;
-use crate::range::{LevelBand, RangeBreakout};
+use crate::range::ScalarChecks;
 use crate::rng::SplitMix64;
 use crate::sample::{AssetId, ChannelId, Reading, Timestamp};
 use crate::score::{AlertMachine, Transition};
@@ -262,10 +262,10 @@ pub struct AssetModel {
     seen: Vec<bool>,
     /// Channels that have reported since the last scored frame.
     fresh: Vec<bool>,
-    /// Per channel, the range of its values (scalar channels only).
-    ranges: Vec<RangeBreakout>,
-    /// Per channel, the band of its smoothed level (scalar channels only).
-    levels: Vec<LevelBand>,
+    /// Per channel, the range of its values and the band of its level (scalar channels only).
+    scalars: Vec<ScalarChecks>,
+    /// Per channel, whether its level was off its band at its latest reading.
+    level_off: Vec<bool>,
     /// A scalar value left its channel's range (by more than the margin) in the current frame.
     breakout: bool,
     /// Fixed upper limits on the features that rise with wear (`FrontEnd::wear_features`).
@@ -381,8 +381,11 @@ impl AssetModel {
             frontends: channels.iter().map(|c| FrontEnd::new(c.kind)).collect(),
             seen: vec![false; channels.len()],
             fresh: vec![false; channels.len()],
-            ranges: vec![RangeBreakout::new(config.range_breakout_margin); channels.len()],
-            levels: vec![LevelBand::new(config.range_breakout_margin, config.level_smoothing_frames); channels.len()],
+            scalars: vec![
+                ScalarChecks::new(config.range_breakout_margin, config.level_smoothing_readings);
+                channels.len()
+            ],
+            level_off: vec![false; channels.len()],
             breakout: false,
             limits,
             features: vec![0.0; n_features],
@@ -467,10 +470,10 @@ impl AssetModel {
         // Likewise each scalar's range and level band, which learned nothing while the alert was open.
         for (ci, c) in self.channels.iter().enumerate() {
             if c.kind == ChannelKind::Scalar {
-                self.ranges[ci].observe(self.features[self.offsets[ci]], true);
-                self.levels[ci].accept();
+                self.scalars[ci].accept(self.features[self.offsets[ci]]);
             }
         }
+        self.level_off.fill(false);
         self.rewarded_steps = self.config.feedback_learning_steps;
         let was_open = self.alert.close();
         self.phase = Phase::Monitoring;
@@ -513,12 +516,9 @@ impl AssetModel {
         }
         self.frontends[ci] = frontend;
         if self.channels[ci].kind == ChannelKind::Scalar {
-            let (value, learn) = (new_features[0], self.phase != Phase::Alerting);
-            let out_of_range = self.ranges[ci].observe(value, learn);
-            // An open alert stays open while a sensor's level is off the band it kept while
-            // healthy, even when its readings, one by one, look familiar (see `LevelBand`).
-            let level_off = self.levels[ci].observe(value, learn) && !learn;
-            self.breakout |= out_of_range || level_off;
+            let verdict = self.scalars[ci].observe(new_features[0], self.phase == Phase::Alerting);
+            self.breakout |= verdict.out_of_range;
+            self.level_off[ci] = verdict.level_off;
         }
         self.features[range].copy_from_slice(&new_features);
         self.seen[ci] = true;
@@ -608,6 +608,13 @@ impl AssetModel {
         };
         if exceeded.is_some() {
             (score, opening) = (1.0, 1.0);
+        }
+        // An open alert stays open while a scalar's level is off the band it kept while healthy,
+        // even when its readings, one by one, look familiar (see `LevelBand`). Only the judgement
+        // against normal is held: the likelihood's history of every step is left alone, so the
+        // next departure still stands out as new.
+        if self.phase == Phase::Alerting && self.level_off.iter().any(|&off| off) {
+            score = 1.0;
         }
         let (raise, resolve) = (self.config.alert_raise_level, self.config.alert_resolve_level);
         let alert = match self.alert.update(if rewarded { 0.0 } else { opening }, score, raise, resolve) {

@@ -39,33 +39,41 @@ impl RangeBreakout {
 ///
 /// A valve that sticks half-shut moves a flow meter's *average*, not its readings: each reading
 /// is a value the meter gave while healthy, only the mix changes. The level (an exponential
-/// moving average) leaves its band while such a fault lasts, which is what keeps the alert open
-/// until the sensor is back to normal (see `AssetModel::step`).
+/// moving average over the channel's readings) leaves its band while such a fault lasts, which is
+/// what keeps the alert open until the sensor is back to normal (see `AssetModel::step`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LevelBand {
-    /// Weight of the newest value in the level (0: no level is kept).
-    alpha: f64,
+    /// Readings the level averages over (0: no level is kept).
+    readings: u32,
     level: Option<f64>,
+    /// Readings taken into the level so far (counted up to `readings`).
+    seen: u32,
     band: RangeBreakout,
 }
 
 impl LevelBand {
     /// A band flagging a level further outside it than `margin` times its width; the level
-    /// averages over about `frames` values (0 turns the check off).
-    pub fn new(margin: f64, frames: u32) -> Self {
-        let alpha = if frames == 0 { 0.0 } else { 1.0 / f64::from(frames) };
-        LevelBand { alpha, level: None, band: RangeBreakout::new(margin) }
+    /// averages over about `readings` readings (0 turns the check off).
+    pub fn new(margin: f64, readings: u32) -> Self {
+        LevelBand { readings, level: None, seen: 0, band: RangeBreakout::new(margin) }
     }
 
     /// Takes `value` into the level and returns true when the level is outside the band. With
-    /// `learn` the level then joins the band, as [`RangeBreakout::observe`] does.
+    /// `learn` the level then joins the band, as [`RangeBreakout::observe`] does, once the level
+    /// has averaged a full `readings` (a first reading alone would widen the band by the spread of
+    /// single readings, which is wider than a level's).
     pub fn observe(&mut self, value: f64, learn: bool) -> bool {
-        if self.alpha == 0.0 {
+        if self.readings == 0 {
             return false;
         }
-        let level = self.level.map_or(value, |l| l + self.alpha * (value - l));
+        self.seen = (self.seen + 1).min(self.readings);
+        // Until `readings` have arrived, the plain mean of those seen; then the moving average.
+        // Written as a weighted sum so two huge finite values cannot overflow.
+        let alpha = 1.0 / f64::from(self.seen);
+        let level = self.level.map_or(value, |l| (1.0 - alpha) * l + alpha * value);
         self.level = Some(level);
-        self.band.observe(level, learn)
+        let settled = self.seen >= self.readings;
+        settled && self.band.observe(level, learn)
     }
 
     /// Widens the band to take in the present level (an operator said this is normal).
@@ -73,6 +81,46 @@ impl LevelBand {
         if let Some(level) = self.level {
             self.band.observe(level, true);
         }
+    }
+}
+
+/// What one reading of a scalar channel showed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScalarVerdict {
+    /// The reading broke out of the channel's range.
+    pub out_of_range: bool,
+    /// The channel's level is off its band (see [`LevelBand`]).
+    pub level_off: bool,
+}
+
+/// A scalar channel's range and level band, learning together: what is seen while an alert is
+/// open teaches neither (what is judged anomalous does not teach the model), so an excursion
+/// stays out of range, and a shifted level off its band, until it ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScalarChecks {
+    range: RangeBreakout,
+    level: LevelBand,
+}
+
+impl ScalarChecks {
+    /// Checks widened by `margin` times their width (0 turns both off), the level averaging over
+    /// `level_readings` readings (0 turns the level check off).
+    pub fn new(margin: f64, level_readings: u32) -> Self {
+        ScalarChecks { range: RangeBreakout::new(margin), level: LevelBand::new(margin, level_readings) }
+    }
+
+    /// Checks `value`, learning from it unless an alert is open.
+    pub fn observe(&mut self, value: f64, alert_open: bool) -> ScalarVerdict {
+        ScalarVerdict {
+            out_of_range: self.range.observe(value, !alert_open),
+            level_off: self.level.observe(value, !alert_open),
+        }
+    }
+
+    /// Takes the present into the range and the level band (an operator said this is normal).
+    pub fn accept(&mut self, value: f64) {
+        self.range.observe(value, true);
+        self.level.accept();
     }
 }
 
@@ -95,38 +143,48 @@ mod tests {
     }
 
     #[test]
-    fn a_shift_in_the_mix_of_familiar_values_moves_the_level_out_of_its_band() {
+    fn a_shift_in_the_mix_of_familiar_values_takes_the_level_off_its_band() {
         // A quantised meter: mostly 32 while healthy, mostly 31 after, every reading a familiar one.
         let healthy = [32.0, 33.0, 32.0, 31.0, 32.0, 32.0, 33.0, 32.0, 31.0, 32.0];
         let faulty = [31.0, 31.0, 32.0, 31.0, 31.0, 31.0, 32.0, 31.0, 31.0, 31.0];
-        let (mut values, mut levels) = (RangeBreakout::new(0.1), LevelBand::new(0.1, 6));
-        for &v in healthy.iter().cycle().take(50) {
-            values.observe(v, true);
-            levels.observe(v, true);
+        // Every possible first reading: an odd one (31 or 33) must not widen the band for good.
+        for start in 0..healthy.len() {
+            let mut checks = ScalarChecks::new(0.1, 6);
+            let mut run = |values: &[f64], alert_open: bool| -> Vec<ScalarVerdict> {
+                values.iter().map(|&v| checks.observe(v, alert_open)).collect()
+            };
+            let learning: Vec<f64> = healthy.iter().cycle().skip(start).take(250).copied().collect();
+            let verdicts = run(&learning, false);
+            let inside = ScalarVerdict::default();
+            assert!(verdicts[50..].iter().all(|v| *v == inside), "start {start}: the healthy mix stays inside");
+            // The fault, with an alert open (so nothing of it is learned).
+            let verdicts = run(&faulty, true);
+            assert!(verdicts.iter().all(|v| !v.out_of_range), "every reading is one the meter gave while healthy");
+            assert!(verdicts[5..].iter().all(|v| v.level_off), "start {start}: a lasting shift is off: {verdicts:?}");
+            // Back to the healthy mix, the level returns into its band.
+            let back: Vec<f64> = healthy.iter().cycle().take(30).copied().collect();
+            assert!(run(&back, true)[20..].iter().all(|v| !v.level_off), "start {start}");
+            // Stuck again, then accepted as normal: the present level joins the band.
+            run(&faulty, true);
+            checks.accept(31.0);
+            assert_eq!(checks.observe(31.0, false), inside, "start {start}");
         }
-        for &v in healthy.iter().cycle().take(200) {
-            assert!(!values.observe(v, true) && !levels.observe(v, true), "the healthy mix stays inside");
+    }
+
+    #[test]
+    fn the_level_check_is_off_at_zero_readings_and_with_the_range_margin() {
+        for mut checks in [ScalarChecks::new(0.1, 0), ScalarChecks::new(0.0, 6)] {
+            let values = (0..100).map(|i| f64::from(i % 3)).chain([100.0; 20]);
+            assert!(values.map(|v| checks.observe(v, true)).all(|v| !v.level_off));
         }
-        let mut values_out = false;
-        let level_out: Vec<bool> = faulty
-            .iter()
-            .map(|&v| {
-                values_out |= values.observe(v, false);
-                levels.observe(v, false)
-            })
-            .collect();
-        assert!(!values_out, "every reading is one the meter gave while healthy");
-        assert!(level_out[5..].iter().all(|&o| o), "a lasting shift does: {level_out:?}");
-        // Back to the healthy mix, the level returns into its band.
-        let back: Vec<bool> = healthy.iter().cycle().take(30).map(|&v| levels.observe(v, false)).collect();
-        assert!(back[20..].iter().all(|&o| !o), "{back:?}");
-        // Accepted as normal, the present level joins the band.
-        for &v in &faulty {
-            levels.observe(v, false);
+    }
+
+    #[test]
+    fn huge_finite_readings_keep_a_finite_level() {
+        let mut band = LevelBand::new(0.1, 6);
+        for v in [f64::MAX, -f64::MAX, f64::MAX, f64::MAX, -f64::MAX, f64::MAX, -f64::MAX, f64::MAX] {
+            band.observe(v, true);
         }
-        levels.accept();
-        assert!(!levels.observe(31.0, false));
-        let mut off = LevelBand::new(0.1, 0);
-        assert!([1.0, 2.0, 100.0, -100.0].iter().all(|&v| !off.observe(v, true)));
+        assert!(band.level.is_some_and(f64::is_finite), "{:?}", band.level);
     }
 }

@@ -4,7 +4,7 @@
 use super::RowOutcome;
 use snn_engine::ModelConfig;
 use snn_engine::likelihood::AnomalyLikelihood;
-use snn_engine::range::{LevelBand, RangeBreakout};
+use snn_engine::range::ScalarChecks;
 use snn_engine::score::{AlertMachine, Transition};
 use std::collections::VecDeque;
 
@@ -13,13 +13,12 @@ pub const ZSCORE_WINDOW: usize = 100;
 
 /// A rolling z-score detector over rows of scalar channels: novelty `1 - exp(-max|z| / 3)` (z of each value
 /// against the previous [`ZSCORE_WINDOW`] values of its channel; 1 when a value breaks out of its channel's range,
-/// or while an alert is open and a channel's level is off its band, as in the model), then the same likelihood stage, alert levels and alert machine as the model, with the same
-/// warm-up schedule counted in rows.
+/// as in the model), then the same likelihood stage, alert levels and alert machine as the model (an open alert
+/// held while a channel's level is off its band, as in the model), with the same warm-up schedule counted in rows.
 #[derive(Debug, Clone)]
 pub struct ZScoreBaseline {
     history: Vec<VecDeque<f64>>,
-    ranges: Vec<RangeBreakout>,
-    level_bands: Vec<LevelBand>,
+    scalars: Vec<ScalarChecks>,
     likelihood: AnomalyLikelihood,
     alert: AlertMachine,
     levels: (f32, f32),
@@ -35,8 +34,7 @@ impl ZScoreBaseline {
         let (likelihood, alert) = config.score_stages();
         ZScoreBaseline {
             history: vec![VecDeque::with_capacity(ZSCORE_WINDOW + 1); channels],
-            ranges: vec![RangeBreakout::new(config.range_breakout_margin); channels],
-            level_bands: vec![LevelBand::new(config.range_breakout_margin, config.level_smoothing_frames); channels],
+            scalars: vec![ScalarChecks::new(config.range_breakout_margin, config.level_smoothing_readings); channels],
             likelihood,
             alert,
             levels: (config.alert_raise_level, config.alert_resolve_level),
@@ -62,10 +60,12 @@ impl ZScoreBaseline {
                 h.pop_front();
             }
         }
-        let learn = !self.alert.is_open();
-        let mut breakout = false;
-        for ((range, band), &x) in self.ranges.iter_mut().zip(&mut self.level_bands).zip(row) {
-            breakout |= range.observe(x, learn) | (band.observe(x, learn) && !learn);
+        let open = self.alert.is_open();
+        let (mut breakout, mut level_off) = (false, false);
+        for (checks, &x) in self.scalars.iter_mut().zip(row) {
+            let verdict = checks.observe(x, open);
+            breakout |= verdict.out_of_range;
+            level_off |= verdict.level_off;
         }
         self.rows += 1;
         let novelty = if breakout && self.rows > self.warmup_rows { 1.0 } else { (1.0 - (-z_max / 3.0).exp()) as f32 };
@@ -75,12 +75,12 @@ impl ZScoreBaseline {
             }
             return RowOutcome::default();
         }
-        let judged = self.likelihood.update(novelty, !self.alert.is_open());
+        let judged = self.likelihood.update(novelty, !open);
         let (raise, resolve) = self.levels;
-        let transition = self.alert.update(judged.log_likelihood, judged.versus_normal, raise, resolve);
+        let from_normal = if open && level_off { 1.0 } else { judged.versus_normal };
+        let transition = self.alert.update(judged.log_likelihood, from_normal, raise, resolve);
         let raised = matches!(transition, Some(Transition::Raise));
-        let open = self.alert.is_open();
-        RowOutcome { score: f64::from(judged.versus_normal), onset: f64::from(judged.onset), raised, open }
+        RowOutcome { score: f64::from(from_normal), onset: f64::from(judged.onset), raised, open: self.alert.is_open() }
     }
 }
 

@@ -30,13 +30,16 @@ pub struct ModelConfig {
     /// Previous values of a scalar channel passed to the network beside its value and slope.
     pub scalar_lags: usize,
     /// A scalar value further outside the range seen so far than this fraction of the range's
-    /// width scores as fully anomalous (0 turns the check off).
+    /// width scores as fully anomalous; the level check (`level_smoothing_readings`) uses the same
+    /// margin (0 turns both off).
     pub range_breakout_margin: f64,
-    /// Frames a scalar's level (its moving average) averages over. While an alert is open, a level
-    /// outside the band it kept while healthy (widened by `range_breakout_margin`) keeps the raw
-    /// score at 1, so the alert stays open until the sensor is back to its usual level; a fault
-    /// that shifts the mix of a quantised meter's readings shows only there (0 turns this off).
-    pub level_smoothing_frames: u32,
+    /// Readings of a scalar channel its level (a moving average) averages over. While an alert is
+    /// open, a level outside the band it kept while no alert was open (widened by
+    /// `range_breakout_margin`, so a margin of 0 turns this off too) keeps the alert open until the
+    /// sensor is back to its usual level, the departure settles, or an operator says it is normal:
+    /// a fault that shifts the mix of a quantised meter's readings shows only there. It never
+    /// raises an alert (0 turns this off).
+    pub level_smoothing_readings: u32,
     /// Upper limit on each feature of a window channel (vibration, acoustic), in standard deviations
     /// above its warm-up mean, fixed at the end of warm-up: a machine wearing slowly never looks
     /// improbable against its recent past, but it leaves the limits it kept while healthy (0 turns
@@ -162,7 +165,7 @@ impl Default for ModelConfig {
             window_time_steps: 20,
             scalar_lags: 3,
             range_breakout_margin: 0.1,
-            level_smoothing_frames: 6,
+            level_smoothing_readings: 6,
             condition_limit_sigmas: 7.0,
             condition_limit_hold_frames: 3,
             band_min_hz: 100.0,
