@@ -671,11 +671,11 @@ impl AssetModel {
     }
 
     /// The input rate vector: per feature, the population code of its z-score, then the delta
-    /// encoder's UP and DOWN spike counts as rates (count / T).
+    /// encoder's UP and DOWN spike counts as rates (count / `delta_max_spikes`).
     fn encode(&mut self) -> Vec<f32> {
         let stride = inputs_per_feature(&self.config);
         let fields = self.config.population_fields;
-        let t = self.config.window_time_steps;
+        let t = self.config.delta_max_spikes;
         let mut rates = vec![0.0f32; self.features.len() * stride];
         for (f, chunk) in rates.chunks_exact_mut(stride).enumerate() {
             let z = self.normaliser.z(f, self.features[f]);

@@ -76,6 +76,9 @@ pub struct ModelConfig {
     pub population_width_spacings: f64,
     /// The delta encoder emits one spike per this many sigmas of change.
     pub delta_threshold_sigma: f64,
+    /// Most UP (or DOWN) spikes a feature's delta encoder sends per frame; its rates are its
+    /// counts over this, so they do not depend on `window_time_steps`.
+    pub delta_max_spikes: u32,
 
     /// Membrane time constant of the LIF neurons.
     pub membrane_tau_time_steps: f32,
@@ -179,6 +182,7 @@ impl Default for ModelConfig {
             population_fields: 9,
             population_width_spacings: 1.0,
             delta_threshold_sigma: 0.5,
+            delta_max_spikes: 20,
             membrane_tau_time_steps: 10.0,
             firing_threshold: 1.0,
             lateral_inhibition: 0.5,
@@ -280,6 +284,7 @@ impl ModelConfig {
         check((2..=64).contains(&c.population_fields), "population_fields", "must be in 2..=64")?;
         check(positive(c.population_width_spacings), "population_width_spacings", "must be positive")?;
         check(positive(c.delta_threshold_sigma), "delta_threshold_sigma", "must be positive")?;
+        check((1..=1000).contains(&c.delta_max_spikes), "delta_max_spikes", "must be in 1..=1000")?;
         check(positive(c.membrane_tau_time_steps.into()), "membrane_tau_time_steps", "must be positive")?;
         check(positive(c.firing_threshold.into()), "firing_threshold", "must be positive")?;
         check(

@@ -185,6 +185,31 @@ fn same_seed_same_inputs_bit_identical_outcomes() {
 }
 
 #[test]
+fn the_rate_vector_does_not_depend_on_the_window_length() {
+    // Only the spiking run sees the window length: the rates the scores are read from, delta
+    // encoders included, are the same for 20 and for 5 time steps.
+    let with_steps = |steps| {
+        let config = ModelConfig { window_time_steps: steps, ..ModelConfig::default() };
+        AssetModel::new(AssetId::from("pump-1"), channels(), config, 77).unwrap()
+    };
+    let (mut long, mut short) = (with_steps(20), with_steps(5));
+    let (mut pl, mut ps) = (Plant::new(1, 150, 1.5), Plant::new(1, 150, 1.5));
+    let mut active_deltas = 0;
+    for _ in 0..25 {
+        run(&mut long, &mut pl, 1);
+        run(&mut short, &mut ps, 1);
+        let (a, b) = (long.clone().encode(), short.clone().encode());
+        assert_eq!(
+            a.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+        let stride = inputs_per_feature(&long.config);
+        active_deltas += a.chunks(stride).filter(|c| c[stride - 2] > 0.0 || c[stride - 1] > 0.0).count();
+    }
+    assert!(active_deltas > 0, "no delta encoder spiked: the test shows nothing");
+}
+
+#[test]
 fn state_round_trips_through_serde_and_resumes_identically() {
     let mut a = model(4);
     let mut plant = Plant::new(8, u64::MAX, 0.0);
