@@ -54,7 +54,8 @@ pub struct EngineArgs {
     #[arg(long, default_value_t = 50_000)]
     pub layer_windows: u64,
     /// Also time a recording (NAB or SKAB CSV, or a Parquet window file) through fresh models, from cold,
-    /// as `spikewatch replay` steps it.
+    /// as `spikewatch replay` steps it, with the model settings of the environment (`SPIKEWATCH__MODEL__*`,
+    /// the defaults otherwise), so a setting's cost can be timed.
     #[arg(long)]
     pub stream: Option<PathBuf>,
     /// Passes over --stream (timestamps shifted forward on each pass, so time keeps increasing).
@@ -222,7 +223,7 @@ fn stream(path: &Path, repeat: u32) -> anyhow::Result<(Measurement, String)> {
             channels.push(ChannelSpec { id: s.channel.clone(), kind });
         }
     }
-    let config = crate::config::Config::default();
+    let config = crate::config::Config::load_unvalidated(None)?;
     let mut models = Vec::new();
     let mut index = BTreeMap::new();
     for (asset, channels) in specs {
