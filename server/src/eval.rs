@@ -51,6 +51,10 @@ pub struct EvalArgs {
     /// Seed of the simulated plant (`plant` only; the model's seed is `pipeline.seed`).
     #[arg(long, default_value_t = plant::Protocol::default().plant_seed)]
     pub plant_seed: u64,
+    /// The pump channels the model watches (`plant` only; comma-separated; default: all of vibration,
+    /// current, temperature, acoustic), to see what a site with fewer sensors gets.
+    #[arg(long, value_delimiter = ',')]
+    pub plant_channels: Vec<String>,
     /// Parts of the model to turn off, to show what each is worth (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub ablate: Vec<Part>,
@@ -102,7 +106,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         Benchmark::Cwru => cwru::run(data()?, &model, seed, &mut stdout)?,
         Benchmark::Femto => femto::run(data()?, &out, &model, seed, &mut stdout)?,
         Benchmark::Plant => {
-            let protocol = plant::Protocol { plant_seed: args.plant_seed, ..plant::Protocol::default() };
+            let protocol = plant::Protocol {
+                plant_seed: args.plant_seed,
+                channels: args.plant_channels.clone(),
+                ..plant::Protocol::default()
+            };
             plant::run(&protocol, &model, seed, &mut stdout)?
         }
     }

@@ -4,11 +4,11 @@
 
 use super::baseline::{RmsAlarm, rms};
 use connectors::simulator::{FaultKind, FaultSpec, PlantSimulator, SimConfig};
-use snn_engine::{AlertEvent, AssetModel, ChannelSpec, ModelConfig, Reading, Timestamp};
+use snn_engine::{AlertEvent, AssetModel, ChannelId, ChannelSpec, ModelConfig, Reading, Timestamp};
 use std::io::Write;
 
 /// The scenarios' shape.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Protocol {
     /// Simulated seconds per scenario (one frame per second per pump).
     pub duration_s: f64,
@@ -20,13 +20,22 @@ pub struct Protocol {
     pub fault_ramp_s: f64,
     /// Seed of the simulated plant (the model seed is the configuration's).
     pub plant_seed: u64,
+    /// The pump channels the model watches (all of them when empty): a site with fewer sensors.
+    pub channels: Vec<String>,
 }
 
 impl Default for Protocol {
     /// An hour of four pumps; the fault appears after 20 minutes, well after warm-up, and grows over
     /// 30 minutes: slow enough to show whether growth is taken for normal.
     fn default() -> Self {
-        Protocol { duration_s: 3_600.0, pumps: 4, fault_start_s: 1_200.0, fault_ramp_s: 1_800.0, plant_seed: 42 }
+        Protocol {
+            duration_s: 3_600.0,
+            pumps: 4,
+            fault_start_s: 1_200.0,
+            fault_ramp_s: 1_800.0,
+            plant_seed: 42,
+            channels: Vec::new(),
+        }
     }
 }
 
@@ -42,6 +51,7 @@ struct PumpRun {
 /// Runs the healthy plant and one plant per fault kind under `protocol` and prints the table.
 pub fn run(protocol: &Protocol, config: &ModelConfig, seed: u64, w: &mut impl Write) -> anyhow::Result<()> {
     let p = protocol;
+    let watched: Vec<String> = watched_channels(p)?.iter().map(|c| c.id.as_str().to_owned()).collect();
     writeln!(
         w,
         "plant: {} simulated pumps for {:.0} min per scenario; a fault on pump 1 from {:.0} min, growing over {:.0} min",
@@ -50,6 +60,7 @@ pub fn run(protocol: &Protocol, config: &ModelConfig, seed: u64, w: &mut impl Wr
         p.fault_start_s / 60.0,
         p.fault_ramp_s / 60.0
     )?;
+    writeln!(w, "the model watches {}; the RMS alarm the vibration", watched.join(", "))?;
     writeln!(
         w,
         "{:<18} {:<11} {:>14} {:>16} {:>12} {:>20}",
@@ -114,9 +125,9 @@ fn simulate(
     };
     let tick_s = sim_config.tick_s;
     let mut sim = PlantSimulator::new(sim_config, Timestamp(0));
-    let channels: Vec<ChannelSpec> =
-        PlantSimulator::channels().into_iter().map(|(id, kind)| ChannelSpec { id, kind }).collect();
-    let vibration = channels.iter().find(|c| c.id.as_str() == "vibration").map(|c| c.id.clone());
+    let channels = watched_channels(p)?;
+    // The RMS alarm reads the vibration channel whatever the model watches.
+    let vibration = ChannelId::from("vibration");
     let mut models = sim
         .asset_ids()
         .into_iter()
@@ -133,10 +144,12 @@ fn simulate(
         let mut raised = vec![[false; 2]; p.pumps];
         for sample in sim.tick() {
             let Some(pump) = models.iter().position(|m| *m.asset() == sample.asset) else { continue };
-            let outcome = models[pump].step(&sample.channel, sample.t, &sample.reading);
-            raised[pump][0] |= matches!(outcome.alert, Some(AlertEvent::Raised(_)));
-            if let (Some(v), Reading::Window { samples, .. }) = (&vibration, &sample.reading)
-                && sample.channel == *v
+            if channels.iter().any(|c| c.id == sample.channel) {
+                let outcome = models[pump].step(&sample.channel, sample.t, &sample.reading);
+                raised[pump][0] |= matches!(outcome.alert, Some(AlertEvent::Raised(_)));
+            }
+            if let Reading::Window { samples, .. } = &sample.reading
+                && sample.channel == vibration
             {
                 let value = rms(samples);
                 match &mut alarms[pump] {
@@ -166,6 +179,18 @@ fn simulate(
     Ok(runs)
 }
 
+/// The simulator's channels that `p` names (all of them when it names none); an unknown name is an error
+/// that lists the known ones.
+fn watched_channels(p: &Protocol) -> anyhow::Result<Vec<ChannelSpec>> {
+    let all: Vec<ChannelSpec> =
+        PlantSimulator::channels().into_iter().map(|(id, kind)| ChannelSpec { id, kind }).collect();
+    if let Some(unknown) = p.channels.iter().find(|&name| !all.iter().any(|c| c.id.as_str() == name)) {
+        let known: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+        anyhow::bail!("the simulated pumps have no channel `{unknown}` (they have {})", known.join(", "));
+    }
+    Ok(all.into_iter().filter(|c| p.channels.is_empty() || p.channels.iter().any(|n| n == c.id.as_str())).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,13 +202,20 @@ mod tests {
         // Three healthy pumps for the hour, and the failing one for its first 20 minutes.
         assert!((healthy_pump_hours(&p, true) - (3.0 + 1.0 / 3.0)).abs() < 1e-12);
         // A fault that never starts within the run leaves every pump healthy throughout.
-        assert_eq!(healthy_pump_hours(&Protocol { fault_start_s: 7_200.0, ..p }, true), 4.0);
+        assert_eq!(healthy_pump_hours(&Protocol { fault_start_s: 7_200.0, ..p.clone() }, true), 4.0);
     }
 
     #[test]
     fn a_short_plant_catches_a_fast_bearing_fault_and_stays_quiet_on_healthy_pumps() {
         // Two pumps, warm-up 120 s, an outer-race fault from 150 s grown in 20 s, 230 s in all.
-        let p = Protocol { duration_s: 230.0, pumps: 2, fault_start_s: 150.0, fault_ramp_s: 20.0, plant_seed: 3 };
+        let p = Protocol {
+            duration_s: 230.0,
+            pumps: 2,
+            fault_start_s: 150.0,
+            fault_ramp_s: 20.0,
+            plant_seed: 3,
+            ..Protocol::default()
+        };
         let runs = simulate(&p, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap();
         let [model, rms_alarm] = runs[0];
         let delay = model.delay_s.expect("the faulty pump alerts");
@@ -199,5 +231,24 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.lines().filter(|l| l.contains("spikewatch")).count(), 6, "{text}");
+    }
+
+    #[test]
+    fn the_model_can_watch_a_subset_of_the_channels() {
+        let subset = Protocol { channels: vec!["temperature".into(), "current".into()], ..Protocol::default() };
+        let ids: Vec<String> = watched_channels(&subset).unwrap().iter().map(|c| c.id.as_str().to_owned()).collect();
+        assert_eq!(ids, ["current", "temperature"], "in the simulator's order");
+        assert_eq!(watched_channels(&Protocol::default()).unwrap().len(), PlantSimulator::channels().len());
+        let typo = Protocol { channels: vec!["vibraton".into()], ..Protocol::default() };
+        let err = watched_channels(&typo).unwrap_err().to_string();
+        assert!(err.contains("`vibraton`") && err.contains("vibration, current, temperature, acoustic"), "{err}");
+
+        // A short run with the temperature alone: the table says what the model watched, and the RMS
+        // alarm still reads the vibration.
+        let p = Protocol { duration_s: 130.0, pumps: 1, channels: vec!["temperature".into()], ..Protocol::default() };
+        let mut table = Vec::new();
+        run(&p, &ModelConfig::default(), 7, &mut table).unwrap();
+        let text = String::from_utf8(table).unwrap();
+        assert!(text.contains("the model watches temperature; the RMS alarm the vibration"), "{text}");
     }
 }
