@@ -209,7 +209,8 @@ fn motor_current(windows: u64) -> (Measurement, Measurement, String) {
     (frontend_row, step_row, note)
 }
 
-/// Steps every reading of `path` through fresh default models (one per asset), `repeat` times over.
+/// Steps every reading of `path` through fresh models (one per asset) configured as the environment says
+/// (`SPIKEWATCH__MODEL__*`, `SPIKEWATCH__PIPELINE__SEED`; the defaults otherwise), `repeat` times over.
 fn stream(path: &Path, repeat: u32) -> anyhow::Result<(Measurement, String)> {
     let (samples, bad_rows) = crate::replay::load(path, None)?;
     anyhow::ensure!(!samples.is_empty(), "`{}` holds no readings", path.display());
@@ -276,7 +277,12 @@ fn median_interval_us(samples: &[snn_engine::Sample]) -> i64 {
 /// The table: a title line, a header, one line per measurement, then the notes.
 fn write_table(out: &mut impl Write, rows: &[Measurement], notes: &[String]) -> anyhow::Result<()> {
     let build = if cfg!(debug_assertions) { "debug build: not representative, use --release" } else { "release build" };
-    writeln!(out, "spikewatch bench engine: one thread, default model config, seed {}, {build}", workload::SEED)?;
+    writeln!(
+        out,
+        "spikewatch bench engine: one thread, default model config, seed {} (--stream: as the environment \
+         configures it), {build}",
+        workload::SEED
+    )?;
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max("measurement".len());
     writeln!(out, "{:<width$}  {:>14}  {:>9}  {:>14}  unit", "measurement", "work", "seconds", "rate")?;
     for r in rows {

@@ -264,7 +264,8 @@ pub struct AssetModel {
     fresh: Vec<bool>,
     /// Per channel, the range of its values and the band of its level (scalar channels only).
     scalars: Vec<ScalarChecks>,
-    /// Per channel, whether its level was off its band at its latest reading.
+    /// Per channel, whether its level was off its band at its latest reading while the alert now
+    /// open was open (false for readings from before it).
     level_off: Vec<bool>,
     /// A scalar value left its channel's range (by more than the margin) in the current frame.
     breakout: bool,
@@ -516,9 +517,10 @@ impl AssetModel {
         }
         self.frontends[ci] = frontend;
         if self.channels[ci].kind == ChannelKind::Scalar {
-            let verdict = self.scalars[ci].observe(new_features[0], self.phase == Phase::Alerting);
+            let alerting = self.phase == Phase::Alerting;
+            let verdict = self.scalars[ci].observe(new_features[0], !alerting);
             self.breakout |= verdict.out_of_range;
-            self.level_off[ci] = verdict.level_off;
+            self.level_off[ci] = alerting && verdict.level_off;
         }
         self.features[range].copy_from_slice(&new_features);
         self.seen[ci] = true;
@@ -609,7 +611,7 @@ impl AssetModel {
         if exceeded.is_some() {
             (score, opening) = (1.0, 1.0);
         }
-        // An open alert stays open while a scalar's level is off the band it kept while healthy,
+        // An open alert stays open while a scalar's level is off the band it kept while no alert was open,
         // even when its readings, one by one, look familiar (see `LevelBand`). Only the judgement
         // against normal is held: the likelihood's history of every step is left alone, so the
         // next departure still stands out as new.
@@ -623,7 +625,10 @@ impl AssetModel {
                 let evidence = self.evidence(best.map(|(j, _)| j), exceeded);
                 Some(AlertEvent::Raised(AlertReport { t, severity, score: opening, threshold: raise, evidence }))
             }
-            Some(Transition::Resolve) => Some(AlertEvent::Resolved { t }),
+            Some(Transition::Resolve) => {
+                self.level_off.fill(false);
+                Some(AlertEvent::Resolved { t })
+            }
             None => None,
         };
         self.phase = if self.alert.is_open() { Phase::Alerting } else { Phase::Monitoring };

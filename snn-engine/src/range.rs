@@ -66,7 +66,7 @@ impl LevelBand {
         if self.readings == 0 {
             return false;
         }
-        self.seen = (self.seen + 1).min(self.readings);
+        self.seen = self.seen.saturating_add(1).min(self.readings);
         // Until `readings` have arrived, the plain mean of those seen; then the moving average.
         // Written as a weighted sum so two huge finite values cannot overflow.
         let alpha = 1.0 / f64::from(self.seen);
@@ -76,9 +76,10 @@ impl LevelBand {
         settled && self.band.observe(level, learn)
     }
 
-    /// Widens the band to take in the present level (an operator said this is normal).
+    /// Widens the band to take in the present level (an operator said this is normal), once the
+    /// level has averaged its full `readings`.
     pub fn accept(&mut self) {
-        if let Some(level) = self.level {
+        if let Some(level) = self.level.filter(|_| self.seen >= self.readings) {
             self.band.observe(level, true);
         }
     }
@@ -109,12 +110,9 @@ impl ScalarChecks {
         ScalarChecks { range: RangeBreakout::new(margin), level: LevelBand::new(margin, level_readings) }
     }
 
-    /// Checks `value`, learning from it unless an alert is open.
-    pub fn observe(&mut self, value: f64, alert_open: bool) -> ScalarVerdict {
-        ScalarVerdict {
-            out_of_range: self.range.observe(value, !alert_open),
-            level_off: self.level.observe(value, !alert_open),
-        }
+    /// Checks `value`, learning from it with `learn` (false while an alert is open).
+    pub fn observe(&mut self, value: f64, learn: bool) -> ScalarVerdict {
+        ScalarVerdict { out_of_range: self.range.observe(value, learn), level_off: self.level.observe(value, learn) }
     }
 
     /// Takes the present into the range and the level band (an operator said this is normal).
@@ -150,22 +148,22 @@ mod tests {
         // Every possible first reading: an odd one (31 or 33) must not widen the band for good.
         for start in 0..healthy.len() {
             let mut checks = ScalarChecks::new(0.1, 6);
-            let mut run = |values: &[f64], alert_open: bool| -> Vec<ScalarVerdict> {
-                values.iter().map(|&v| checks.observe(v, alert_open)).collect()
+            let mut run = |values: &[f64], learn: bool| -> Vec<ScalarVerdict> {
+                values.iter().map(|&v| checks.observe(v, learn)).collect()
             };
             let learning: Vec<f64> = healthy.iter().cycle().skip(start).take(250).copied().collect();
-            let verdicts = run(&learning, false);
+            let verdicts = run(&learning, true);
             let inside = ScalarVerdict::default();
             assert!(verdicts[50..].iter().all(|v| *v == inside), "start {start}: the healthy mix stays inside");
             // The fault, with an alert open (so nothing of it is learned).
-            let verdicts = run(&faulty, true);
+            let verdicts = run(&faulty, false);
             assert!(verdicts.iter().all(|v| !v.out_of_range), "every reading is one the meter gave while healthy");
             assert!(verdicts[5..].iter().all(|v| v.level_off), "start {start}: a lasting shift is off: {verdicts:?}");
             // Back to the healthy mix, the level returns into its band.
             let back: Vec<f64> = healthy.iter().cycle().take(30).copied().collect();
-            assert!(run(&back, true)[20..].iter().all(|v| !v.level_off), "start {start}");
+            assert!(run(&back, false)[20..].iter().all(|v| !v.level_off), "start {start}");
             // Stuck again, then accepted as normal: the present level joins the band.
-            run(&faulty, true);
+            run(&faulty, false);
             checks.accept(31.0);
             assert_eq!(checks.observe(31.0, false), inside, "start {start}");
         }
@@ -173,10 +171,17 @@ mod tests {
 
     #[test]
     fn the_level_check_is_off_at_zero_readings_and_with_the_range_margin() {
-        for mut checks in [ScalarChecks::new(0.1, 0), ScalarChecks::new(0.0, 6)] {
-            let values = (0..100).map(|i| f64::from(i % 3)).chain([100.0; 20]);
-            assert!(values.map(|v| checks.observe(v, true)).all(|v| !v.level_off));
-        }
+        // Learned on a steady mix, then a lasting step inside the values' range: only a check with
+        // both a level and a margin finds the level off.
+        let level_off = |margin: f64, readings: u32| {
+            let mut checks = ScalarChecks::new(margin, readings);
+            (0..300).for_each(|i| _ = checks.observe(f64::from(i % 3), true));
+            let step: Vec<ScalarVerdict> = (0..20).map(|_| checks.observe(0.0, false)).collect();
+            step.iter().all(|v| !v.out_of_range) && step[10..].iter().all(|v| v.level_off)
+        };
+        assert!(level_off(0.1, 6));
+        assert!(!level_off(0.1, 0));
+        assert!(!level_off(0.0, 6));
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl ZScoreBaseline {
         let open = self.alert.is_open();
         let (mut breakout, mut level_off) = (false, false);
         for (checks, &x) in self.scalars.iter_mut().zip(row) {
-            let verdict = checks.observe(x, open);
+            let verdict = checks.observe(x, !open);
             breakout |= verdict.out_of_range;
             level_off |= verdict.level_off;
         }
@@ -154,6 +154,30 @@ mod tests {
             }
         }
         assert!(!raised.is_empty() && raised[0] >= 300, "{raised:?}");
+    }
+
+    #[test]
+    fn the_zscore_baseline_holds_an_alert_while_a_level_is_off_its_band() {
+        // A meter quantised to whole units (mostly 32 while healthy, always 31 once stuck) beside a
+        // smooth sensor; an excursion of the sensor opens an alert while the meter is stuck. Judged 250
+        // rows later, before the departure could settle (`settle_steps`, 300).
+        let meter = |i: usize| [32.0, 33.0, 32.0, 31.0, 32.0, 32.0, 33.0, 32.0, 31.0, 32.0][i % 10];
+        let open_at_end = |readings: u32| {
+            let config = ModelConfig { level_smoothing_readings: readings, ..ModelConfig::default() };
+            let mut b = ZScoreBaseline::new(2, 200, 80, &config);
+            let mut last = RowOutcome::default();
+            for i in 0..650 {
+                let sensor = if (400..403).contains(&i) { 50.0 } else { (i as f64 * 0.7).sin() };
+                let flow = if i < 400 { meter(i) } else { 31.0 };
+                last = b.step(&[flow, sensor]);
+                if i == 402 {
+                    assert!(last.open, "the excursion opens an alert");
+                }
+            }
+            last.open
+        };
+        assert!(open_at_end(6), "held while the meter's level is off its band");
+        assert!(!open_at_end(0), "without the level check the alert resolves");
     }
 
     #[test]

@@ -243,11 +243,26 @@ mod tests {
         let err = watched_channels(&typo).unwrap_err().to_string();
         assert!(err.contains("`vibraton`") && err.contains("vibration, current, temperature, acoustic"), "{err}");
 
-        // A short run with the temperature alone: the table says what the model watched, and the RMS
-        // alarm still reads the vibration.
-        let p = Protocol { duration_s: 130.0, pumps: 1, channels: vec!["temperature".into()], ..Protocol::default() };
+        // The temperature alone, against a fast bearing fault: the model, watching neither vibration nor
+        // acoustics, catches it later than with every channel, if at all, while the RMS alarm still reads
+        // the vibration; the table says what the model watched.
+        let fast = Protocol {
+            duration_s: 230.0,
+            pumps: 1,
+            fault_start_s: 150.0,
+            fault_ramp_s: 20.0,
+            plant_seed: 3,
+            ..Protocol::default()
+        };
+        let every = simulate(&fast, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap();
+        let alone = Protocol { channels: vec!["temperature".into()], ..fast.clone() };
+        let [model, rms_alarm] = simulate(&alone, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap()[0];
+        let with_every = every[0][0].delay_s.expect("with every channel the model catches it");
+        assert!(model.delay_s.is_none_or(|d| d > with_every), "{model:?} against {with_every} s");
+        assert_eq!(rms_alarm, every[0][1], "the RMS alarm reads the vibration whatever the model watches");
+        assert!(rms_alarm.delay_s.is_some(), "{rms_alarm:?}");
         let mut table = Vec::new();
-        run(&p, &ModelConfig::default(), 7, &mut table).unwrap();
+        run(&Protocol { duration_s: 130.0, ..alone }, &ModelConfig::default(), 7, &mut table).unwrap();
         let text = String::from_utf8(table).unwrap();
         assert!(text.contains("the model watches temperature; the RMS alarm the vibration"), "{text}");
     }

@@ -285,6 +285,7 @@ impl ModelConfig {
         check(positive(c.population_width_spacings), "population_width_spacings", "must be positive")?;
         check(positive(c.delta_threshold_sigma), "delta_threshold_sigma", "must be positive")?;
         check((1..=1000).contains(&c.delta_max_spikes), "delta_max_spikes", "must be in 1..=1000")?;
+        check(c.level_smoothing_readings <= 10_000, "level_smoothing_readings", "must be at most 10000")?;
         check(positive(c.membrane_tau_time_steps.into()), "membrane_tau_time_steps", "must be positive")?;
         check(positive(c.firing_threshold.into()), "firing_threshold", "must be positive")?;
         check(
@@ -382,6 +383,10 @@ mod tests {
         assert!(bad.validate().unwrap_err().to_string().contains("stdp_tau_post_slow_time_steps"));
         let bad = ModelConfig { stdp_triplet_ratio: -0.1, ..ModelConfig::default() };
         assert!(bad.validate().unwrap_err().to_string().contains("stdp_triplet_ratio"));
+        let bad = ModelConfig { delta_max_spikes: 0, ..ModelConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("delta_max_spikes"));
+        let bad = ModelConfig { level_smoothing_readings: 10_001, ..ModelConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("level_smoothing_readings"));
     }
 
     #[test]

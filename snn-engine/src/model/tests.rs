@@ -723,9 +723,9 @@ fn an_alert_stays_open_while_a_sensor_level_is_off_the_band_it_kept() {
     // they were. Settling is pushed out of reach: only the scores can resolve the alert here.
     let (healthy, stuck) = ([0.1, 0.8, 0.1], [0.95, 0.05, 0.0]);
     let resolved = |o: &[StepOutcome]| o.iter().any(|o| matches!(o.alert, Some(AlertEvent::Resolved { .. })));
-    for frames in [6, 0] {
+    for readings in [6, 0] {
         let config =
-            ModelConfig { level_smoothing_readings: frames, settle_steps: 1_000_000, ..ModelConfig::default() };
+            ModelConfig { level_smoothing_readings: readings, settle_steps: 1_000_000, ..ModelConfig::default() };
         let ch = ["pressure", "current", "temperature", "flow"]
             .map(|id| ChannelSpec { id: ChannelId::from(id), kind: ChannelKind::Scalar })
             .to_vec();
@@ -737,7 +737,7 @@ fn an_alert_stays_open_while_a_sensor_level_is_off_the_band_it_kept() {
         assert!(raised(&opened), "{opened:?}");
         let during = rig(&mut m, &mut rng, stuck, 603, 1000);
         let after = rig(&mut m, &mut rng, healthy, 1603, 200);
-        if frames > 0 {
+        if readings > 0 {
             assert!(!resolved(&during), "the flow's level is off its band the whole time");
             assert!(resolved(&after), "back to the healthy mix, the alert resolves");
             // Holding it took nothing from the likelihood's sense of what is new: the next
