@@ -60,6 +60,8 @@ pub struct AssetView {
     pub last_sample_at: Option<String>,
     pub samples: u64,
     pub open_alert: Option<i64>,
+    /// Channels whose level, off its usual band, keeps the open alert open.
+    pub held_open_by: Vec<String>,
 }
 
 impl From<AssetStatus> for AssetView {
@@ -73,6 +75,7 @@ impl From<AssetStatus> for AssetView {
             last_sample_at: s.last_sample_at.map(rfc3339),
             samples: s.samples,
             open_alert: s.open_alert,
+            held_open_by: s.held_open_by.into_iter().map(|c| c.0).collect(),
         }
     }
 }

@@ -663,6 +663,16 @@ impl AssetModel {
         StepOutcome { score, onset, raw, health, phase: self.phase, spikes, dropped: false, alert }
     }
 
+    /// The scalar channels whose level, off the band it kept while no alert was open, holds the open
+    /// alert open (see `LevelBand`); empty when no alert is open or nothing holds it. An operator
+    /// seeing an alert that does not resolve is told which sensor has not come back.
+    pub fn held_open_by(&self) -> Vec<ChannelId> {
+        if self.phase != Phase::Alerting {
+            return Vec::new();
+        }
+        self.channels.iter().zip(&self.level_off).filter(|&(_, &off)| off).map(|(c, _)| c.id.clone()).collect()
+    }
+
     /// Recruits a neuron for `rates`; when every neuron is in use, the one that has gone longest
     /// without winning gives up its prototype (the behaviour it stood for is the oldest news).
     fn recruit_or_replace_stalest(&mut self, rates: &[f32]) {

@@ -74,6 +74,7 @@ async fn assets_list_and_detail() {
         s.health = Some(97.26);
         s.last_sample_at = Some(Timestamp(1_700_000_000_000_000));
         s.samples = 12;
+        s.held_open_by = vec![ChannelId::from("temperature")];
     });
     let (status, body) = call(&state, "GET", "/api/v1/assets").await;
     assert_eq!(status, StatusCode::OK);
@@ -89,6 +90,8 @@ async fn assets_list_and_detail() {
     assert_eq!(pump2["health"].as_f64().unwrap(), 97.3);
     assert_eq!(pump2["last_sample_at"], "2023-11-14T22:13:20.000Z");
     assert_eq!(pump2["channels"], serde_json::json!(["vibration", "temperature"]));
+    assert_eq!(pump2["held_open_by"], serde_json::json!(["temperature"]));
+    assert_eq!(assets[0]["held_open_by"], serde_json::json!([]));
 
     let (status, err) = call(&state, "GET", "/api/v1/assets/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

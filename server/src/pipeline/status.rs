@@ -18,6 +18,8 @@ pub struct AssetStatus {
     pub samples: u64,
     /// The alert this asset has open (or acknowledged) in the store, if any.
     pub open_alert: Option<i64>,
+    /// Scalar channels whose level, off its usual band, keeps the open alert open.
+    pub held_open_by: Vec<ChannelId>,
 }
 
 /// Every configured asset's status, in asset order.
@@ -39,6 +41,7 @@ impl StatusBoard {
                     last_sample_at: None,
                     samples: 0,
                     open_alert: None,
+                    held_open_by: Vec::new(),
                 };
                 (asset, status)
             })

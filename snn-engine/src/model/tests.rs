@@ -736,10 +736,13 @@ fn an_alert_stays_open_while_a_sensor_level_is_off_the_band_it_kept() {
         let opened: Vec<StepOutcome> = (600..603).map(|i| rig_frame(&mut m, &mut rng, i, 40.0)).collect();
         assert!(raised(&opened), "{opened:?}");
         let during = rig(&mut m, &mut rng, stuck, 603, 1000);
+        let held_by = m.held_open_by();
         let after = rig(&mut m, &mut rng, healthy, 1603, 200);
         if readings > 0 {
             assert!(!resolved(&during), "the flow's level is off its band the whole time");
+            assert_eq!(held_by, [ChannelId::from("flow")], "the operator is told what holds it");
             assert!(resolved(&after), "back to the healthy mix, the alert resolves");
+            assert!(m.held_open_by().is_empty());
             // Holding it took nothing from the likelihood's sense of what is new: the next
             // departure raises an alert again.
             let climb = |i: u64| 50.0 + 10.0 * (i - 1803) as f64;
@@ -747,6 +750,7 @@ fn an_alert_stays_open_while_a_sensor_level_is_off_the_band_it_kept() {
             assert!(raised(&next), "{next:?}");
         } else {
             assert!(resolved(&during), "without the level, the familiar readings resolve the alert");
+            assert!(held_by.is_empty());
         }
     }
 }
