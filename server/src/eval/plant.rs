@@ -205,17 +205,21 @@ mod tests {
         assert_eq!(healthy_pump_hours(&Protocol { fault_start_s: 7_200.0, ..p.clone() }, true), 4.0);
     }
 
-    #[test]
-    fn a_short_plant_catches_a_fast_bearing_fault_and_stays_quiet_on_healthy_pumps() {
-        // Two pumps, warm-up 120 s, an outer-race fault from 150 s grown in 20 s, 230 s in all.
-        let p = Protocol {
+    /// `pumps` pumps, warm-up 120 s, a fault from 150 s grown in 20 s, 230 s in all.
+    fn fast_fault(pumps: usize) -> Protocol {
+        Protocol {
             duration_s: 230.0,
-            pumps: 2,
+            pumps,
             fault_start_s: 150.0,
             fault_ramp_s: 20.0,
             plant_seed: 3,
             ..Protocol::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_short_plant_catches_a_fast_bearing_fault_and_stays_quiet_on_healthy_pumps() {
+        let p = fast_fault(2);
         let runs = simulate(&p, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap();
         let [model, rms_alarm] = runs[0];
         let delay = model.delay_s.expect("the faulty pump alerts");
@@ -246,14 +250,7 @@ mod tests {
         // The temperature alone, against a fast bearing fault: the model, watching neither vibration nor
         // acoustics, catches it later than with every channel, if at all, while the RMS alarm still reads
         // the vibration; the table says what the model watched.
-        let fast = Protocol {
-            duration_s: 230.0,
-            pumps: 1,
-            fault_start_s: 150.0,
-            fault_ramp_s: 20.0,
-            plant_seed: 3,
-            ..Protocol::default()
-        };
+        let fast = fast_fault(1);
         let every = simulate(&fast, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap();
         let alone = Protocol { channels: vec!["temperature".into()], ..fast.clone() };
         let [model, rms_alarm] = simulate(&alone, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap()[0];
