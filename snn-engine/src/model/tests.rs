@@ -249,10 +249,7 @@ fn a_resonator_bank_model_round_trips_and_measures_other_bands_than_the_fft_one(
 
 #[test]
 fn a_resonator_bank_model_detects_the_bearing_fault_without_false_alarms() {
-    let (_, out) = scenario_with(1.5, resonate());
-    let fault_tick = 120 + 450;
-    let first = raised(&out).first().expect("the fault raises an alert").0;
-    assert!((fault_tick..fault_tick + 40).contains(&first), "first alert at tick {first}, fault from {fault_tick}");
+    assert_the_fault_raises_the_first_alert_soon(&scenario_with(1.5, resonate()).1);
     let (_, quiet) = scenario_with(0.0, resonate());
     assert!(raised(&quiet).is_empty(), "false alarms: {:?}", raised(&quiet));
 }
@@ -290,6 +287,13 @@ fn raised(out: &[(u64, StepOutcome)]) -> Vec<(u64, &AlertReport)> {
             _ => None,
         })
         .collect()
+}
+
+/// Asserts that the first alert of a headline scenario comes within 40 ticks of its fault's start.
+fn assert_the_fault_raises_the_first_alert_soon(out: &[(u64, StepOutcome)]) {
+    let fault_tick = 120 + 450;
+    let first = raised(out).first().expect("the fault raises an alert").0;
+    assert!((fault_tick..fault_tick + 40).contains(&first), "first alert at tick {first}, fault from {fault_tick}");
 }
 
 #[test]
@@ -496,10 +500,7 @@ fn a_triplet_model_is_deterministic_and_learns_something_else_than_the_pair_mode
 
 #[test]
 fn a_triplet_model_detects_the_bearing_fault_without_false_alarms() {
-    let (_, out) = scenario_with(1.5, triplet());
-    let fault_tick = 120 + 450;
-    let first = raised(&out).first().expect("the fault raises an alert").0;
-    assert!((fault_tick..fault_tick + 40).contains(&first), "first alert at tick {first}, fault from {fault_tick}");
+    assert_the_fault_raises_the_first_alert_soon(&scenario_with(1.5, triplet()).1);
 }
 
 #[test]
