@@ -1,5 +1,6 @@
 //! Encoders: feature values in, spikes out. Each encoder is a small type with a stated contract.
 
+pub mod circular;
 pub mod delta;
 pub mod latency;
 pub mod phase;
@@ -9,6 +10,7 @@ pub mod rate;
 
 use serde::{Deserialize, Serialize};
 
+pub use circular::CircularEncoder;
 pub use delta::DeltaEncoder;
 pub use latency::LatencyEncoder;
 pub use phase::PhaseEncoder;

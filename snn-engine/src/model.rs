@@ -1,6 +1,7 @@
 //! `AssetModel`: one asset's whole pipeline, from readings to scores and alerts.
 
 mod config;
+mod daily;
 mod explain;
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ use crate::score::{AlertMachine, Transition};
 use crate::sequence::SequenceMemory;
 use crate::stdp::StdpParams;
 pub use config::ModelConfig;
+use daily::DailyCycle;
 
 /// What a channel delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,7 +172,7 @@ pub struct FeatureDeviation {
 
 /// Layout version of a serialised [`AssetModel`]; bump it whenever the model's state changes shape
 /// or meaning, so an old checkpoint is refused by name instead of restoring a different model.
-pub const STATE_VERSION: u32 = 4;
+pub const STATE_VERSION: u32 = 5;
 
 /// The version tag of a serialised model: written as [`STATE_VERSION`], read only if equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -276,7 +278,10 @@ pub struct AssetModel {
     normaliser: Normaliser,
     population: PopulationEncoder,
     deltas: Vec<DeltaEncoder>,
+    /// Start phase of each input line's spike generator (the time-of-day lines last).
     phases: Vec<f32>,
+    /// The time-of-day context, whose lines follow the features' when it is active.
+    daily: DailyCycle,
     layer: Layer,
     backend: CpuBackend,
     sequence: SequenceMemory,
@@ -323,7 +328,7 @@ impl AssetModel {
         let n_features = *offsets.last().unwrap_or(&0);
         let n_inputs = n_features * inputs_per_feature(&config);
         let mut rng = SplitMix64::new(seed);
-        let phases = (0..n_inputs).map(|_| rng.next_f64() as f32).collect();
+        let phases = (0..n_inputs + config.daily_cycle_fields).map(|_| rng.next_f64() as f32).collect();
         let decay = |tau: f32| (-1.0 / tau).exp();
         // Weight rows have Euclidean norm `weight_norm`, so a neuron's input current per time step
         // is `weight_norm * |rates| * cosine`. A population bump has squared norm ~
@@ -399,6 +404,7 @@ impl AssetModel {
             ),
             deltas: vec![DeltaEncoder::new(config.delta_threshold_sigma); n_features],
             phases,
+            daily: DailyCycle::new(config.daily_cycle_fields, config.daily_cycle_width_fields),
             layer: Layer::new(spec),
             backend: CpuBackend,
             sequence: SequenceMemory::new(config.neurons),
@@ -537,9 +543,16 @@ impl AssetModel {
         self.fresh.fill(false);
         let breakout = std::mem::take(&mut self.breakout);
         self.ready_steps += 1;
+        let decide_at = u64::from(self.config.normaliser_warmup_steps);
+        if self.daily.observe_frame(t, self.ready_steps, decide_at, u64::from(self.config.warmup_steps)) {
+            // The network has idled so far (no neuron is recruited before the normaliser's
+            // warm-up ends), so it is rebuilt with the time-of-day lines and loses nothing.
+            let spec = LayerSpec { inputs: self.layer.spec.inputs + self.daily.inputs(), ..self.layer.spec };
+            self.layer = Layer::new(spec);
+        }
 
-        let rates = self.encode();
-        let raster = rates_to_raster(&rates, &self.phases, self.config.window_time_steps as usize);
+        let rates = self.encode(t);
+        let raster = rates_to_raster(&rates, &self.phases[..rates.len()], self.config.window_time_steps as usize);
 
         if self.ready_steps <= u64::from(self.config.normaliser_warmup_steps) {
             // Feature statistics only; the network idles (no neuron is recruited yet).
@@ -663,6 +676,12 @@ impl AssetModel {
         StepOutcome { score, onset, raw, health, phase: self.phase, spikes, dropped: false, alert }
     }
 
+    /// Whether the network also sees the time of day (its warm-up spanned a day; see
+    /// `ModelConfig::daily_cycle_fields`).
+    pub fn follows_daily_cycle(&self) -> bool {
+        self.daily.is_active()
+    }
+
     /// The scalar channels whose level, off the band it kept while no alert was open, holds the open
     /// alert open (see `LevelBand`); empty when no alert is open or nothing holds it. An operator
     /// seeing an alert that does not resolve is told which sensor has not come back.
@@ -685,20 +704,23 @@ impl AssetModel {
         }
     }
 
-    /// The input rate vector: per feature, the population code of its z-score, then the delta
-    /// encoder's UP and DOWN spike counts as rates (count / `delta_max_spikes`).
-    fn encode(&mut self) -> Vec<f32> {
+    /// The input rate vector of a frame at `t`: per feature, the population code of its z-score,
+    /// then the delta encoder's UP and DOWN spike counts as rates (count / `delta_max_spikes`);
+    /// then, when active, the time of day.
+    fn encode(&mut self, t: Timestamp) -> Vec<f32> {
         let stride = inputs_per_feature(&self.config);
         let fields = self.config.population_fields;
-        let t = self.config.delta_max_spikes;
+        let max_spikes = self.config.delta_max_spikes;
         let mut rates = vec![0.0f32; self.features.len() * stride];
+        rates.reserve(self.daily.inputs());
         for (f, chunk) in rates.chunks_exact_mut(stride).enumerate() {
             let z = self.normaliser.z(f, self.features[f]);
             self.population.encode(z, &mut chunk[..fields]);
-            let (up, down) = self.deltas[f].encode(z, t);
-            chunk[fields] = up as f32 / t as f32;
-            chunk[fields + 1] = down as f32 / t as f32;
+            let (up, down) = self.deltas[f].encode(z, max_spikes);
+            chunk[fields] = up as f32 / max_spikes as f32;
+            chunk[fields + 1] = down as f32 / max_spikes as f32;
         }
+        self.daily.encode(t, &mut rates);
         rates
     }
 

@@ -29,6 +29,12 @@ pub struct ModelConfig {
 
     /// Previous values of a scalar channel passed to the network beside its value and slope.
     pub scalar_lags: usize,
+    /// Fields of the time-of-day context (0: the model ignores the time of day). When the warm-up
+    /// spans at least a day, the network also sees the time of day (UTC) as a bump on this many
+    /// fields around the clock, so it learns what is usual at which hour (see `model::daily`).
+    pub daily_cycle_fields: usize,
+    /// Width of the time-of-day bump, in field spacings.
+    pub daily_cycle_width_fields: f64,
     /// A scalar value further outside the range seen so far than this fraction of the range's
     /// width scores as fully anomalous; the level check (`level_smoothing_readings`) uses the same
     /// margin (0 turns both off).
@@ -167,6 +173,8 @@ impl Default for ModelConfig {
             neurons: 64,
             window_time_steps: 20,
             scalar_lags: 3,
+            daily_cycle_fields: 24,
+            daily_cycle_width_fields: 0.7,
             range_breakout_margin: 0.1,
             level_smoothing_readings: 6,
             condition_limit_sigmas: 7.0,
@@ -283,6 +291,8 @@ impl ModelConfig {
         check(positive(c.std_floor_abs), "std_floor_abs", "must be positive")?;
         check((2..=64).contains(&c.population_fields), "population_fields", "must be in 2..=64")?;
         check(positive(c.population_width_spacings), "population_width_spacings", "must be positive")?;
+        check(c.daily_cycle_fields <= 1440, "daily_cycle_fields", "must be at most 1440")?;
+        check(positive(c.daily_cycle_width_fields), "daily_cycle_width_fields", "must be positive")?;
         check(positive(c.delta_threshold_sigma), "delta_threshold_sigma", "must be positive")?;
         check((1..=1000).contains(&c.delta_max_spikes), "delta_max_spikes", "must be in 1..=1000")?;
         check(c.level_smoothing_readings <= 10_000, "level_smoothing_readings", "must be at most 10000")?;
@@ -387,6 +397,10 @@ mod tests {
         assert!(bad.validate().unwrap_err().to_string().contains("delta_max_spikes"));
         let bad = ModelConfig { level_smoothing_readings: 10_001, ..ModelConfig::default() };
         assert!(bad.validate().unwrap_err().to_string().contains("level_smoothing_readings"));
+        let bad = ModelConfig { daily_cycle_fields: 1441, ..ModelConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("daily_cycle_fields"));
+        let bad = ModelConfig { daily_cycle_width_fields: 0.0, ..ModelConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("daily_cycle_width_fields"));
     }
 
     #[test]

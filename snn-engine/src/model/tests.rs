@@ -198,7 +198,7 @@ fn the_rate_vector_does_not_depend_on_the_window_length() {
     for _ in 0..25 {
         run(&mut long, &mut pl, 1);
         run(&mut short, &mut ps, 1);
-        let (a, b) = (long.clone().encode(), short.clone().encode());
+        let (a, b) = (long.clone().encode(Timestamp(0)), short.clone().encode(Timestamp(0)));
         assert_eq!(
             a.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
             b.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
@@ -754,4 +754,70 @@ fn an_alert_stays_open_while_a_sensor_level_is_off_the_band_it_kept() {
             assert!(held_by.is_empty());
         }
     }
+}
+
+/// A line that runs from 08:00 to 18:00 (UTC) at a load of about 80 and idles at about 20, one
+/// reading every 10 minutes, from `from` for `n` readings; on day `idle_day` it does not start.
+fn shift_line(m: &mut AssetModel, rng: &mut SplitMix64, from: u64, n: u64, idle_day: u64) -> Vec<(u64, StepOutcome)> {
+    let load = ChannelId::from("load");
+    (from..from + n)
+        .map(|i| {
+            let (day, hour) = (i / 144, (i % 144) / 6);
+            let running = (8..18).contains(&hour) && day != idle_day;
+            let value = if running { 80.0 } else { 20.0 } + 1.0 * rng.next_gaussian();
+            (i, m.step(&load, Timestamp(i as i64 * 600_000_000), &Reading::Scalar(value)))
+        })
+        .collect()
+}
+
+fn shift_model(config: ModelConfig) -> AssetModel {
+    let ch = vec![ChannelSpec { id: ChannelId::from("load"), kind: ChannelKind::Scalar }];
+    AssetModel::new(AssetId::from("line-4"), ch, config, 9).unwrap()
+}
+
+#[test]
+fn an_idle_working_day_stands_out_only_when_the_model_follows_the_daily_cycle() {
+    // Three days of warm-up; every reading of the idle day is one the line gives every night.
+    let three_days = ModelConfig {
+        warmup_steps: 432,
+        normaliser_warmup_steps: 108,
+        threshold_warmup_steps: 216,
+        ..ModelConfig::default()
+    };
+    let working = |out: &[(u64, StepOutcome)]| {
+        out.iter().filter(|(i, _)| (8..18).contains(&((i % 144) / 6))).map(|(_, o)| o.score).fold(0.0f32, f32::max)
+    };
+    let mut peaks = Vec::new();
+    for fields in [24, 0] {
+        let mut m = shift_model(ModelConfig { daily_cycle_fields: fields, ..three_days.clone() });
+        let mut rng = SplitMix64::new(4);
+        let normal = shift_line(&mut m, &mut rng, 0, 6 * 144, u64::MAX);
+        assert_eq!(m.follows_daily_cycle(), fields > 0);
+        assert!(raised(&normal).is_empty(), "three normal days after warm-up raise nothing: {:?}", raised(&normal));
+        // A checkpoint keeps the context: the restored model goes on exactly as the original.
+        let mut restored: AssetModel = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        let idle = shift_line(&mut m, &mut rng.clone(), 6 * 144, 144, 6);
+        assert_eq!(shift_line(&mut restored, &mut rng, 6 * 144, 144, 6), idle);
+        peaks.push((working(&normal[5 * 144..]), working(&idle)));
+    }
+    // The time of day is a light context beside the load's own features (more weight on it cost
+    // NAB points): an idle working day climbs close to the raise level, several times what
+    // working hours score, while without it the idle day scores like any night.
+    let [(normal_day, idle_day), (normal_day_without, idle_day_without)] = peaks[..] else { unreachable!() };
+    assert!(idle_day > 0.4 && idle_day > 3.0 * normal_day, "with the time of day: {idle_day} vs {normal_day}");
+    assert!(idle_day_without < normal_day_without, "without: {idle_day_without} vs {normal_day_without}");
+}
+
+#[test]
+fn a_warm_up_shorter_than_a_day_leaves_the_model_as_without_the_daily_cycle() {
+    // The default warm-up, 120 readings 10 minutes apart, spans 20 hours.
+    let run = |fields: usize| {
+        let mut m = shift_model(ModelConfig { daily_cycle_fields: fields, ..ModelConfig::default() });
+        let out = shift_line(&mut m, &mut SplitMix64::new(4), 0, 3 * 144, 2);
+        (m.follows_daily_cycle(), out, m.layer.spec.inputs)
+    };
+    let (with, without) = (run(24), run(0));
+    assert!(!with.0 && !without.0);
+    assert_eq!(with.1, without.1, "bit-identical outcomes");
+    assert_eq!(with.2, without.2, "no time-of-day lines in the network");
 }
