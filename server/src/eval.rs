@@ -70,6 +70,8 @@ pub enum Part {
     /// The range-breakout check (a value outside its sensor's range scores 1) and the level check that shares
     /// its margin (an open alert held while a sensor's level is off its band).
     Range,
+    /// The time-of-day context (taken on when the warm-up spans a day).
+    Daily,
 }
 
 /// `config` with the `parts` turned off.
@@ -80,6 +82,7 @@ pub fn ablated(config: &ModelConfig, parts: &[Part]) -> ModelConfig {
             Part::Surprise => c.surprise_weight = 0.0,
             Part::Likelihood => c.likelihood = false,
             Part::Range => c.range_breakout_margin = 0.0,
+            Part::Daily => c.daily_cycle_fields = 0,
         }
     }
     c
