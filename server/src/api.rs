@@ -62,6 +62,8 @@ pub struct AssetView {
     pub open_alert: Option<i64>,
     /// Channels whose level, off its usual band, keeps the open alert open.
     pub held_open_by: Vec<String>,
+    /// The model also judges by the time of day (its warm-up spanned a day).
+    pub follows_daily_cycle: bool,
 }
 
 impl From<AssetStatus> for AssetView {
@@ -76,6 +78,7 @@ impl From<AssetStatus> for AssetView {
             samples: s.samples,
             open_alert: s.open_alert,
             held_open_by: s.held_open_by.into_iter().map(|c| c.0).collect(),
+            follows_daily_cycle: s.follows_daily_cycle,
         }
     }
 }

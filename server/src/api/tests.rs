@@ -75,6 +75,7 @@ async fn assets_list_and_detail() {
         s.last_sample_at = Some(Timestamp(1_700_000_000_000_000));
         s.samples = 12;
         s.held_open_by = vec![ChannelId::from("temperature")];
+        s.follows_daily_cycle = true;
     });
     let (status, body) = call(&state, "GET", "/api/v1/assets").await;
     assert_eq!(status, StatusCode::OK);
@@ -92,6 +93,10 @@ async fn assets_list_and_detail() {
     assert_eq!(pump2["channels"], serde_json::json!(["vibration", "temperature"]));
     assert_eq!(pump2["held_open_by"], serde_json::json!(["temperature"]));
     assert_eq!(assets[0]["held_open_by"], serde_json::json!([]));
+    assert_eq!(
+        (pump2["follows_daily_cycle"].as_bool(), assets[0]["follows_daily_cycle"].as_bool()),
+        (Some(true), Some(false))
+    );
 
     let (status, err) = call(&state, "GET", "/api/v1/assets/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

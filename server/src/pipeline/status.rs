@@ -20,6 +20,8 @@ pub struct AssetStatus {
     pub open_alert: Option<i64>,
     /// Scalar channels whose level, off its usual band, keeps the open alert open.
     pub held_open_by: Vec<ChannelId>,
+    /// The model also judges by the time of day (its warm-up spanned a day).
+    pub follows_daily_cycle: bool,
 }
 
 /// Every configured asset's status, in asset order.
@@ -42,6 +44,7 @@ impl StatusBoard {
                     samples: 0,
                     open_alert: None,
                     held_open_by: Vec::new(),
+                    follows_daily_cycle: false,
                 };
                 (asset, status)
             })

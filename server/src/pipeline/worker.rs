@@ -133,12 +133,13 @@ impl Worker {
         let (asset, t) = (sample.asset.clone(), sample.t);
         slot.recent.push_back(sample);
 
-        let held_open_by = slot.model.held_open_by();
+        let (held_open_by, follows_daily_cycle) = (slot.model.held_open_by(), slot.model.follows_daily_cycle());
         self.board.update(&asset, |status| {
             status.phase = outcome.phase;
             status.health = Some(outcome.health);
             status.score = Some(outcome.score);
             status.held_open_by = held_open_by;
+            status.follows_daily_cycle = follows_daily_cycle;
             status.last_sample_at = Some(t);
             status.samples += 1;
         });
