@@ -23,6 +23,7 @@ use crate::sequence::SequenceMemory;
 use crate::stdp::StdpParams;
 pub use config::ModelConfig;
 use daily::DailyCycle;
+pub use explain::TIME_OF_DAY;
 
 /// What a channel delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,10 +156,11 @@ pub struct AlertReport {
 /// One feature's departure from what the model expected.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeatureDeviation {
-    /// The channel the feature comes from.
+    /// The channel the feature comes from ([`TIME_OF_DAY`] for the hour of day).
     pub channel: ChannelId,
     /// `value`, `slope`, `lag_<k>` (scalar); `rms`, `crest`, `kurtosis`, `band_<lo>_<hi>_hz`,
-    /// `envelope_ratio` (window); `rms`, `supply_hz`, `sideband_db`, `harmonics_db` (motor current).
+    /// `envelope_ratio` (window); `rms`, `supply_hz`, `sideband_db`, `harmonics_db` (motor current);
+    /// `hour` (channel `time_of_day`: the hour of day, UTC, when the model follows the daily cycle).
     pub feature: String,
     /// Latest value, in the feature's units.
     pub observed: f64,
@@ -545,10 +547,9 @@ impl AssetModel {
         self.ready_steps += 1;
         let decide_at = u64::from(self.config.normaliser_warmup_steps);
         if self.daily.observe_frame(t, self.ready_steps, decide_at, u64::from(self.config.warmup_steps)) {
-            // The network has idled so far (no neuron is recruited before the normaliser's
-            // warm-up ends), so it is rebuilt with the time-of-day lines and loses nothing.
-            let spec = LayerSpec { inputs: self.layer.spec.inputs + self.daily.inputs(), ..self.layer.spec };
-            self.layer = Layer::new(spec);
+            // The time-of-day lines come or go, last in the layer (see `DailyCycle`).
+            let inputs = self.features.len() * inputs_per_feature(&self.config) + self.daily.inputs();
+            self.layer = self.layer.with_inputs(inputs);
         }
 
         let rates = self.encode(t);
@@ -635,7 +636,7 @@ impl AssetModel {
         let alert = match self.alert.update(if rewarded { 0.0 } else { opening }, score, raise, resolve) {
             Some(Transition::Raise) => {
                 let severity = if opening >= (2.0 * raise).min(1.0) { Severity::Critical } else { Severity::Warning };
-                let evidence = self.evidence(best.map(|(j, _)| j), exceeded);
+                let evidence = self.evidence(t, best.map(|(j, _)| j), exceeded);
                 Some(AlertEvent::Raised(AlertReport { t, severity, score: opening, threshold: raise, evidence }))
             }
             Some(Transition::Resolve) => {

@@ -93,6 +93,26 @@ impl Layer {
         best_of(&self.used, &self.similarities(rates))
     }
 
+    /// The same layer with `inputs` input lines: lines added last start with zero weights, lines
+    /// removed from the end take their weights with them, and every recruited neuron's remaining
+    /// weights are renormalised (a prototype keeps its shape over the lines it still has). Neurons
+    /// keep their recruitment and threshold offsets.
+    pub fn with_inputs(&self, inputs: usize) -> Layer {
+        let mut layer = Layer::new(LayerSpec { inputs, ..self.spec });
+        let kept = inputs.min(self.spec.inputs);
+        let (norm, w_max) = (self.spec.weight_norm, self.spec.stdp.w_max);
+        for j in 0..self.spec.neurons {
+            let row = layer.row_mut(j);
+            row[..kept].copy_from_slice(&self.row(j)[..kept]);
+            if self.used[j] {
+                normalise(row, norm, w_max);
+            }
+        }
+        layer.used.clone_from(&self.used);
+        layer.theta.clone_from(&self.theta);
+        layer
+    }
+
     /// Recruits the lowest-index unused neuron for `rates` (weights = the rates, normalised),
     /// returning its index, or `None` if every neuron is used.
     pub fn recruit(&mut self, rates: &[f32]) -> Option<usize> {
@@ -185,6 +205,25 @@ pub(crate) mod tests {
         assert!(c > 0.99);
         let (j, c) = l.best_match(&[0.0, 1.0, 1.0, 0.0]).unwrap();
         assert_eq!((j, c), (1, 1.0));
+    }
+
+    #[test]
+    fn resizing_the_inputs_keeps_each_prototype_on_the_lines_it_still_has() {
+        let mut l = Layer::new(spec(4, 3));
+        l.recruit(&[3.0, 4.0, 0.0, 0.0]);
+        l.recruit(&[0.0, 0.0, 1.0, 1.0]);
+        l.theta[1] = 0.25;
+        let grown = l.with_inputs(6);
+        assert_eq!((grown.spec.inputs, grown.used.clone(), grown.theta.clone()), (6, l.used.clone(), l.theta.clone()));
+        assert_eq!(grown.row(0), &[0.6, 0.8, 0.0, 0.0, 0.0, 0.0], "zero weights on the new lines");
+        let shrunk = l.with_inputs(3);
+        assert_eq!(shrunk.row(0), &[0.6, 0.8, 0.0]);
+        assert!(
+            (shrunk.row(1)[2] - 1.0).abs() < 1e-6 && shrunk.row(1)[..2] == [0.0, 0.0],
+            "renormalised over the lines it kept"
+        );
+        assert_eq!(shrunk.row(2), &[0.0; 3], "an unused neuron stays empty");
+        assert_eq!(shrunk.best_match(&[0.0, 0.0, 2.0]).map(|(j, _)| j), Some(1));
     }
 
     #[test]

@@ -9,21 +9,28 @@ use crate::sample::Timestamp;
 
 /// Seconds in a day; the clock is UTC, so a site's local day is the same cycle shifted.
 const DAY_SECONDS: f64 = 86_400.0;
+const DAY_MICROS: i64 = 86_400_000_000;
 
-/// The time of day as extra input lines of the network, taken on only when the warm-up spans a
-/// whole day.
+/// The time of day as extra input lines of the network, taken on only when the part of the
+/// warm-up that teaches the network spans a whole day.
 ///
-/// Which hours are usual can be learned only from a warm-up that has seen every hour: with a
-/// shorter one, every later hour would look new. So the context starts off, and at the end of the
-/// normaliser's part of the warm-up (before any neuron is recruited) it switches on for good if the
-/// frames so far, at the rate they came, make the whole warm-up span at least a day. Otherwise it
-/// stays off, and the model is the same as without it: no lines, no spikes, no cost.
+/// Which hours are usual can be learned only from frames that have shown every hour: with fewer,
+/// every later hour would look new. The network learns from the frames after the normaliser's
+/// part of the warm-up, so the context starts off, and at the end of that part (before any neuron
+/// is recruited) it switches on if the frames so far, at the rate they came, make the rest of the
+/// warm-up last at least a day. At the last warm-up frame the real span is checked: a rate that
+/// changed (a backfill of old readings, a gateway's clock that jumped) can have promised a day
+/// that did not come, and then the context is dropped again, the prototypes keeping what they
+/// learned of the features. Off, the model is the same as without it: no lines, no spikes, no
+/// cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct DailyCycle {
     /// `None` when configured with no fields.
     encoder: Option<CircularEncoder>,
     /// Time of the first frame.
     first_frame: Option<Timestamp>,
+    /// Time of the frame at which it switched on.
+    switched_on_at: Option<Timestamp>,
     active: bool,
 }
 
@@ -31,7 +38,7 @@ impl DailyCycle {
     /// A context of `fields` fields around the clock (0: never active), bumps `width` fields wide.
     pub(super) fn new(fields: usize, width: f64) -> Self {
         let encoder = (fields > 0).then(|| CircularEncoder::new(DAY_SECONDS, fields, width));
-        DailyCycle { encoder, first_frame: None, active: false }
+        DailyCycle { encoder, first_frame: None, switched_on_at: None, active: false }
     }
 
     /// Input lines the context adds to the network: its fields when active, else none.
@@ -48,17 +55,41 @@ impl DailyCycle {
         self.encoder.as_ref().filter(|_| self.active)
     }
 
-    /// Notes the time of frame number `frame` (counted from 1); returns true when this switches
-    /// the context on, which happens only at `frame == decide_at`, and only when it has fields and
-    /// `warmup_frames` frames at the rate seen so far span at least a day.
+    /// Notes the time of frame number `frame` (counted from 1) of a warm-up of `warmup_frames`
+    /// whose network learns after frame `decide_at`; returns true when this switches the context
+    /// on or off. It switches on only at `frame == decide_at`, when it has fields and the frames
+    /// after it, at the rate seen so far, will span at least a day; and off only at the last
+    /// warm-up frame, when they did not.
     pub(super) fn observe_frame(&mut self, t: Timestamp, frame: u64, decide_at: u64, warmup_frames: u64) -> bool {
         let first = *self.first_frame.get_or_insert(t);
-        if frame != decide_at || frame < 2 || self.encoder.is_none() {
-            return false;
+        if frame == decide_at && frame >= 2 && self.encoder.is_some() {
+            let seconds_per_frame = t.seconds_since(first) / (frame - 1) as f64;
+            self.active = seconds_per_frame * warmup_frames.saturating_sub(decide_at) as f64 >= DAY_SECONDS;
+            self.switched_on_at = Some(t).filter(|_| self.active);
+            return self.active;
         }
-        let seconds_per_frame = t.seconds_since(first) / (frame - 1) as f64;
-        self.active = seconds_per_frame * (warmup_frames.saturating_sub(1)) as f64 >= DAY_SECONDS;
-        self.active
+        match self.switched_on_at {
+            Some(on) if self.active && frame == warmup_frames && t.seconds_since(on) < DAY_SECONDS => {
+                self.active = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The time-of-day evidence of an alert at `t` against `prototype` (a neuron's whole weight row,
+    /// the context's lines last): the hour now and the hour the prototype stands for, the latter
+    /// `None` when inactive or the prototype's context weights name no hour.
+    pub(super) fn hours(&self, t: Timestamp, prototype: &[f32]) -> Option<(f64, f64)> {
+        let encoder = self.active_encoder()?;
+        let lines = &prototype[prototype.len() - encoder.fields()..];
+        let usual = encoder.decode(lines)? / 3_600.0;
+        Some((t.0.rem_euclid(DAY_MICROS) as f64 / 3.6e9, usual))
+    }
+
+    /// Width of the context's bump in hours.
+    pub(super) fn width_hours(&self) -> f64 {
+        self.encoder.as_ref().map_or(1.0, |e| e.width_fields() * 24.0 / e.fields() as f64)
     }
 
     /// Appends the context's rates for a frame at `t` (nothing when inactive).
@@ -77,35 +108,46 @@ mod tests {
 
     const HOUR: i64 = 3_600_000_000;
 
+    /// The frames at which a context fed frames `1..=frames` at `times(frame)` switches, deciding
+    /// at frame 30 of a warm-up of `warmup`.
+    fn switches(c: &mut DailyCycle, warmup: u64, frames: u64, times: impl Fn(i64) -> i64) -> Vec<u64> {
+        (1..=frames).filter(|&f| c.observe_frame(Timestamp(times(f as i64)), f, 30, warmup)).collect()
+    }
+
     #[test]
-    fn switches_on_only_when_the_warm_up_spans_a_day() {
-        // Frames every 5 minutes: 30 frames in, 600 warm-up frames make 50 hours.
-        let every = HOUR / 12;
+    fn switches_on_only_when_the_learning_part_of_the_warm_up_spans_a_day() {
+        // Frames every 5 minutes: the 570 after frame 30 of a 600-frame warm-up make 47.5 hours.
+        let every_5_min = |f: i64| f * HOUR / 12;
         let mut long = DailyCycle::new(24, 0.7);
-        let switched: Vec<bool> =
-            (1..=40).map(|f| long.observe_frame(Timestamp(f * every), f as u64, 30, 600)).collect();
-        assert_eq!(switched.iter().filter(|&&s| s).count(), 1);
-        assert!(switched[29] && long.is_active() && long.inputs() == 24);
-        // 200 warm-up frames make 16.6 hours: off for good.
+        assert_eq!(switches(&mut long, 600, 700, every_5_min), [30]);
+        assert!(long.is_active() && long.inputs() == 24);
+        // 300 frames make 25 hours in all, but the 270 the network learns from only 22.5: off.
         let mut short = DailyCycle::new(24, 0.7);
-        for f in 1..=40 {
-            assert!(!short.observe_frame(Timestamp(f * every), f as u64, 30, 200));
-        }
+        assert_eq!(switches(&mut short, 300, 400, every_5_min), Vec::<u64>::new());
         assert_eq!(short.inputs(), 0);
         // No fields configured: never on, however long the warm-up.
         let mut off = DailyCycle::new(0, 0.7);
-        for f in 1..=40 {
-            assert!(!off.observe_frame(Timestamp(f * HOUR), f as u64, 30, 600));
-        }
+        assert_eq!(switches(&mut off, 600, 700, |f| f * HOUR), Vec::<u64>::new());
         assert!(!off.is_active());
+    }
+
+    #[test]
+    fn a_day_promised_by_the_first_frames_and_not_delivered_switches_it_off_at_the_end_of_warm_up() {
+        // A backfill of hourly readings, then one a minute: the first 30 frames promise 570 hours,
+        // the 570 frames that follow take 9.5.
+        let backfill = |f: i64| if f <= 30 { f * HOUR } else { 30 * HOUR + (f - 30) * HOUR / 60 };
+        let mut c = DailyCycle::new(24, 0.7);
+        assert_eq!(switches(&mut c, 600, 700, backfill), [30, 600]);
+        assert!(!c.is_active() && c.inputs() == 0);
+        // The same rates the other way round promise too little: it never switches on.
+        let slow_later = |f: i64| if f <= 30 { f * HOUR / 60 } else { HOUR / 2 + (f - 30) * HOUR };
+        assert_eq!(switches(&mut DailyCycle::new(24, 0.7), 600, 700, slow_later), Vec::<u64>::new());
     }
 
     #[test]
     fn encodes_the_hour_of_the_utc_day() {
         let mut c = DailyCycle::new(24, 0.7);
-        for f in 1..=10 {
-            c.observe_frame(Timestamp(f * HOUR), f as u64, 10, 100);
-        }
+        assert_eq!(switches(&mut c, 100, 40, |f| f * HOUR), [30]);
         let at = |t: i64| {
             let mut r = vec![9.0];
             c.encode(Timestamp(t), &mut r);

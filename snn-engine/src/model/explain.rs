@@ -3,6 +3,10 @@
 
 use super::{AssetModel, FeatureDeviation, inputs_per_feature};
 use crate::limits::LimitExceeded;
+use crate::sample::{ChannelId, Timestamp};
+
+/// The `channel` of the time-of-day evidence (feature `hour`).
+pub const TIME_OF_DAY: &str = "time_of_day";
 
 /// At most this many features are reported per alert.
 pub const MAX_EVIDENCE: usize = 8;
@@ -13,9 +17,17 @@ impl AssetModel {
     /// `best` (the best-matching neuron): for every feature, the expected value is decoded from
     /// the population segment of the prototype's weights (centre of mass of the receptive-field
     /// centres, a z-score) and mapped back to the feature's units with the normaliser; the
-    /// deviation is in the feature's learned standard deviations. Sorted by |deviation| (ties:
-    /// feature order), at most [`MAX_EVIDENCE`] in all.
-    pub(super) fn evidence(&self, best: Option<usize>, exceeded: Option<LimitExceeded>) -> Vec<FeatureDeviation> {
+    /// deviation is in the feature's learned standard deviations. When the network sees the time of
+    /// day, one more entry (channel [`TIME_OF_DAY`], feature `hour`) sets the hour of `t` (UTC)
+    /// against the hour the prototype stands for, apart in widths of the time-of-day bump: an asset
+    /// doing at 10:00 what it does at 03:00 is told as such. Sorted by |deviation| (ties: feature
+    /// order), at most [`MAX_EVIDENCE`] in all.
+    pub(super) fn evidence(
+        &self,
+        t: Timestamp,
+        best: Option<usize>,
+        exceeded: Option<LimitExceeded>,
+    ) -> Vec<FeatureDeviation> {
         let stride = inputs_per_feature(&self.config);
         let fields = self.config.population_fields;
         let mut out = Vec::with_capacity(self.features.len());
@@ -47,6 +59,17 @@ impl AssetModel {
                     deviation_sigma: (observed - expected) / self.normaliser.std(f),
                 });
             }
+        }
+        if let Some((now, usual)) = best.and_then(|j| self.daily.hours(t, self.layer.row(j))) {
+            // Signed the shorter way round the clock, in [-12, 12).
+            let apart = (now - usual + 12.0).rem_euclid(24.0) - 12.0;
+            out.push(FeatureDeviation {
+                channel: ChannelId::from(TIME_OF_DAY),
+                feature: "hour".to_owned(),
+                observed: now,
+                expected: usual,
+                deviation_sigma: apart / self.daily.width_hours(),
+            });
         }
         // Stable sort keeps feature order among equal deviations.
         out.sort_by(|a, b| b.deviation_sigma.abs().total_cmp(&a.deviation_sigma.abs()));

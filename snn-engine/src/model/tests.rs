@@ -799,6 +799,21 @@ fn an_idle_working_day_stands_out_only_when_the_model_follows_the_daily_cycle() 
         let idle = shift_line(&mut m, &mut rng.clone(), 6 * 144, 144, 6);
         assert_eq!(shift_line(&mut restored, &mut rng, 6 * 144, 144, 6), idle);
         peaks.push((working(&normal[5 * 144..]), working(&idle)));
+        // A surge at 10:20 on the next day raises an alert; with the time of day, its evidence also
+        // sets the hour against the hour of the prototype it was matched with.
+        shift_line(&mut m, &mut rng, 7 * 144, 62, u64::MAX);
+        let surge = m.step(&ChannelId::from("load"), Timestamp((7 * 144 + 62) * 600_000_000), &Reading::Scalar(300.0));
+        let Some(AlertEvent::Raised(report)) = surge.alert else { panic!("the surge raises an alert: {surge:?}") };
+        let hour = report.evidence.iter().find(|d| d.channel.as_str() == TIME_OF_DAY);
+        if fields > 0 {
+            let hour = hour.expect("time-of-day evidence");
+            assert_eq!((hour.feature.as_str(), hour.observed), ("hour", 10.0 + 20.0 / 60.0), "{hour:?}");
+            assert!((0.0..24.0).contains(&hour.expected), "{hour:?}");
+            let apart = (hour.observed - hour.expected + 12.0).rem_euclid(24.0) - 12.0;
+            assert!((hour.deviation_sigma - apart / 0.7).abs() < 1e-9, "in widths of the bump: {hour:?}");
+        } else {
+            assert!(hour.is_none(), "{:?}", report.evidence);
+        }
     }
     // The time of day is a light context beside the load's own features (more weight on it cost
     // NAB points): an idle working day climbs close to the raise level, several times what
@@ -820,4 +835,30 @@ fn a_warm_up_shorter_than_a_day_leaves_the_model_as_without_the_daily_cycle() {
     assert!(!with.0 && !without.0);
     assert_eq!(with.1, without.1, "bit-identical outcomes");
     assert_eq!(with.2, without.2, "no time-of-day lines in the network");
+}
+
+#[test]
+fn a_day_promised_by_backfilled_readings_and_not_delivered_drops_the_time_of_day_and_keeps_the_prototypes() {
+    // Hourly readings through the normaliser's part of the warm-up promise days; one a minute after
+    // that makes the part the network learns from 5.4 hours.
+    let config = ModelConfig {
+        warmup_steps: 432,
+        normaliser_warmup_steps: 108,
+        threshold_warmup_steps: 216,
+        ..ModelConfig::default()
+    };
+    let mut m = shift_model(config);
+    let load = ChannelId::from("load");
+    let minute = 60_000_000i64;
+    let mut rng = SplitMix64::new(4);
+    let mut inputs = Vec::new();
+    for i in 1..=500i64 {
+        let t = if i <= 108 { i * 60 * minute } else { 108 * 60 * minute + (i - 108) * minute };
+        m.step(&load, Timestamp(t), &Reading::Scalar(50.0 + rng.next_gaussian()));
+        inputs.push((m.follows_daily_cycle(), m.layer.spec.inputs));
+    }
+    assert_eq!(inputs[107], (true, 5 * 11 + 24), "switched on after the normaliser's warm-up");
+    assert_eq!(inputs[430], (true, 5 * 11 + 24));
+    assert_eq!(inputs[431], (false, 5 * 11), "dropped at the last warm-up frame");
+    assert!(m.prototypes() > 0 && m.phase() == Phase::Monitoring, "the prototypes stay: {}", m.prototypes());
 }
