@@ -29,9 +29,10 @@ pub struct ModelConfig {
 
     /// Previous values of a scalar channel passed to the network beside its value and slope.
     pub scalar_lags: usize,
-    /// Fields of the time-of-day context (0: the model ignores the time of day). When the warm-up
-    /// spans at least a day, the network also sees the time of day (UTC) as a bump on this many
-    /// fields around the clock, so it learns what is usual at which hour (see `model::daily`).
+    /// Fields of the time-of-day context (0: the model ignores the time of day). When the part of
+    /// the warm-up the network learns from (after `normaliser_warmup_steps`) spans at least a day,
+    /// the network also sees the time of day (UTC) as a bump on this many fields around the clock,
+    /// so it learns what is usual at which hour (see `model::daily`).
     pub daily_cycle_fields: usize,
     /// Width of the time-of-day bump, in field spacings.
     pub daily_cycle_width_fields: f64,
