@@ -209,7 +209,7 @@ impl Default for ModelConfig {
             monitoring_recruit_above_cosine: 1.0,
             monitoring_learning_scale: 0.1,
             normal_adapt_rate: 0.002,
-            surprise_weight: 0.2,
+            surprise_weight: 0.3,
             sequence_learning_rate: 0.05,
             likelihood: true,
             likelihood_short_window: 10,
