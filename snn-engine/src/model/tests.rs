@@ -770,6 +770,17 @@ fn shift_line(m: &mut AssetModel, rng: &mut SplitMix64, from: u64, n: u64, idle_
         .collect()
 }
 
+/// A warm-up of 432 frames, the network learning from the last 324 (three days and 54 hours at one
+/// reading every 10 minutes).
+fn three_day_warmup() -> ModelConfig {
+    ModelConfig {
+        warmup_steps: 432,
+        normaliser_warmup_steps: 108,
+        threshold_warmup_steps: 216,
+        ..ModelConfig::default()
+    }
+}
+
 fn shift_model(config: ModelConfig) -> AssetModel {
     let ch = vec![ChannelSpec { id: ChannelId::from("load"), kind: ChannelKind::Scalar }];
     AssetModel::new(AssetId::from("line-4"), ch, config, 9).unwrap()
@@ -778,18 +789,12 @@ fn shift_model(config: ModelConfig) -> AssetModel {
 #[test]
 fn an_idle_working_day_stands_out_only_when_the_model_follows_the_daily_cycle() {
     // Three days of warm-up; every reading of the idle day is one the line gives every night.
-    let three_days = ModelConfig {
-        warmup_steps: 432,
-        normaliser_warmup_steps: 108,
-        threshold_warmup_steps: 216,
-        ..ModelConfig::default()
-    };
     let working = |out: &[(u64, StepOutcome)]| {
         out.iter().filter(|(i, _)| (8..18).contains(&((i % 144) / 6))).map(|(_, o)| o.score).fold(0.0f32, f32::max)
     };
     let mut peaks = Vec::new();
     for fields in [24, 0] {
-        let mut m = shift_model(ModelConfig { daily_cycle_fields: fields, ..three_days.clone() });
+        let mut m = shift_model(ModelConfig { daily_cycle_fields: fields, ..three_day_warmup() });
         let mut rng = SplitMix64::new(4);
         let normal = shift_line(&mut m, &mut rng, 0, 6 * 144, u64::MAX);
         assert_eq!(m.follows_daily_cycle(), fields > 0);
@@ -841,13 +846,7 @@ fn a_warm_up_shorter_than_a_day_leaves_the_model_as_without_the_daily_cycle() {
 fn a_day_promised_by_backfilled_readings_and_not_delivered_drops_the_time_of_day_and_keeps_the_prototypes() {
     // Hourly readings through the normaliser's part of the warm-up promise days; one a minute after
     // that makes the part the network learns from 5.4 hours.
-    let config = ModelConfig {
-        warmup_steps: 432,
-        normaliser_warmup_steps: 108,
-        threshold_warmup_steps: 216,
-        ..ModelConfig::default()
-    };
-    let mut m = shift_model(config);
+    let mut m = shift_model(three_day_warmup());
     let load = ChannelId::from("load");
     let minute = 60_000_000i64;
     let mut rng = SplitMix64::new(4);
