@@ -232,6 +232,9 @@ pub enum ModelError {
     /// Two channels share an id.
     #[error("channel `{0}` is listed twice")]
     DuplicateChannel(ChannelId),
+    /// A channel takes the name alert evidence gives the time of day ([`TIME_OF_DAY`]).
+    #[error("channel name `{0}` is reserved for the time of day in alert evidence")]
+    ReservedChannel(ChannelId),
     /// A config field is out of range.
     #[error("invalid model config `{field}`: {reason}")]
     InvalidConfig {
@@ -311,6 +314,9 @@ impl AssetModel {
         for (i, c) in channels.iter().enumerate() {
             if channels[..i].iter().any(|d| d.id == c.id) {
                 return Err(ModelError::DuplicateChannel(c.id.clone()));
+            }
+            if c.id.as_str() == TIME_OF_DAY {
+                return Err(ModelError::ReservedChannel(c.id.clone()));
             }
         }
         let frontend_params = FrontEndParams {

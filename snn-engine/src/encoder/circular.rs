@@ -49,25 +49,6 @@ impl CircularEncoder {
             *o = (k * d * d).exp() as f32;
         }
     }
-
-    /// The position in `[0, period)` represented by `weights` over the fields (a possibly learned,
-    /// unnormalised bump): their circular mean, the direction of `sum w_k e^(i theta_k)`, which
-    /// gives back an encoded position to within 1% of a field spacing at the default width. `None`
-    /// when the weights are all zero or balance out around the cycle.
-    pub fn decode(&self, weights: &[f32]) -> Option<f64> {
-        let step = std::f64::consts::TAU / self.fields as f64;
-        let (mut sin, mut cos) = (0.0, 0.0);
-        for (k, &w) in weights.iter().enumerate() {
-            let angle = step * k as f64;
-            sin += f64::from(w) * angle.sin();
-            cos += f64::from(w) * angle.cos();
-        }
-        let total: f64 = weights.iter().map(|&w| f64::from(w).abs()).sum();
-        if total <= 0.0 || sin.hypot(cos) <= 1e-9 * total {
-            return None;
-        }
-        Some(sin.atan2(cos).rem_euclid(std::f64::consts::TAU) / std::f64::consts::TAU * self.period)
-    }
 }
 
 #[cfg(test)]
@@ -104,22 +85,6 @@ mod tests {
         assert!((mid[0] - mid[1]).abs() < 1e-6, "{mid:?}");
         let wrap = rates(&e, 86_400.0 - 1_800.0);
         assert!((wrap[23] - wrap[0]).abs() < 1e-6, "{wrap:?}");
-    }
-
-    #[test]
-    fn decode_inverts_encode_around_the_whole_cycle() {
-        let e = CircularEncoder::new(24.0, 24, 0.7);
-        for x in [0.0, 0.4, 5.5, 12.0, 23.2, 23.9] {
-            let back = e.decode(&rates(&e, x)).unwrap();
-            let error = (back - x).abs().min(24.0 - (back - x).abs());
-            // Exact at a centre and half-way; elsewhere the sampled bump's circular mean is off by
-            // a sliver of a field.
-            assert!(error < 0.01, "{x} decoded as {back}");
-        }
-        assert_eq!(e.decode(&[0.0; 24]), None);
-        let mut opposite = [0.0; 24];
-        (opposite[0], opposite[12]) = (1.0, 1.0);
-        assert_eq!(e.decode(&opposite), None, "no direction");
     }
 
     #[test]

@@ -19,8 +19,8 @@ impl AssetModel {
     /// centres, a z-score) and mapped back to the feature's units with the normaliser; the
     /// deviation is in the feature's learned standard deviations. When the network sees the time of
     /// day, one more entry (channel [`TIME_OF_DAY`], feature `hour`) sets the hour of `t` (UTC)
-    /// against the hour the prototype stands for, apart in widths of the time-of-day bump: an asset
-    /// doing at 10:00 what it does at 03:00 is told as such. Sorted by |deviation| (ties: feature
+    /// against the nearest hour the prototype stands for, apart in widths of the time-of-day bump
+    /// (0 at one of its hours): an asset doing at 10:00 what it does at night is told as such. Sorted by |deviation| (ties: feature
     /// order), at most [`MAX_EVIDENCE`] in all.
     pub(super) fn evidence(
         &self,
@@ -60,15 +60,13 @@ impl AssetModel {
                 });
             }
         }
-        if let Some((now, usual)) = best.and_then(|j| self.daily.hours(t, self.layer.row(j))) {
-            // Signed the shorter way round the clock, in [-12, 12).
-            let apart = (now - usual + 12.0).rem_euclid(24.0) - 12.0;
+        if let Some((now, usual, widths)) = best.and_then(|j| self.daily.hour_deviation(t, self.layer.row(j))) {
             out.push(FeatureDeviation {
                 channel: ChannelId::from(TIME_OF_DAY),
                 feature: "hour".to_owned(),
                 observed: now,
                 expected: usual,
-                deviation_sigma: apart / self.daily.width_hours(),
+                deviation_sigma: widths,
             });
         }
         // Stable sort keeps feature order among equal deviations.

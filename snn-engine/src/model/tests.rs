@@ -108,6 +108,9 @@ fn construction_errors() {
     assert_eq!(AssetModel::new(a.clone(), vec![], cfg.clone(), 1).unwrap_err(), ModelError::NoChannels);
     let dup = vec![channels()[0].clone(), channels()[0].clone()];
     assert_eq!(AssetModel::new(a.clone(), dup, cfg.clone(), 1).unwrap_err(), ModelError::DuplicateChannel(vib()));
+    let clock = vec![ChannelSpec { id: ChannelId::from(TIME_OF_DAY), kind: ChannelKind::Scalar }];
+    let err = AssetModel::new(a.clone(), clock, cfg.clone(), 1).unwrap_err();
+    assert_eq!(err, ModelError::ReservedChannel(ChannelId::from("time_of_day")));
     let bad = ModelConfig { neurons: 0, ..cfg };
     assert!(matches!(
         AssetModel::new(a, channels(), bad, 1).unwrap_err(),
@@ -770,8 +773,8 @@ fn shift_line(m: &mut AssetModel, rng: &mut SplitMix64, from: u64, n: u64, idle_
         .collect()
 }
 
-/// A warm-up of 432 frames, the network learning from the last 324 (three days and 54 hours at one
-/// reading every 10 minutes).
+/// A warm-up of 432 frames (three days at one reading every 10 minutes), the network learning from
+/// the last 324 (54 hours).
 fn three_day_warmup() -> ModelConfig {
     ModelConfig {
         warmup_steps: 432,
@@ -813,9 +816,9 @@ fn an_idle_working_day_stands_out_only_when_the_model_follows_the_daily_cycle() 
         if fields > 0 {
             let hour = hour.expect("time-of-day evidence");
             assert_eq!((hour.feature.as_str(), hour.observed), ("hour", 10.0 + 20.0 / 60.0), "{hour:?}");
-            assert!((0.0..24.0).contains(&hour.expected), "{hour:?}");
-            let apart = (hour.observed - hour.expected + 12.0).rem_euclid(24.0) - 12.0;
-            assert!((hour.deviation_sigma - apart / 0.7).abs() < 1e-9, "in widths of the bump: {hour:?}");
+            // Matched with a working-hours prototype, whose hours 10:20 is one of: the surge is
+            // explained by the load, not the hour.
+            assert_eq!((hour.expected, hour.deviation_sigma), (hour.observed, 0.0), "{:#?}", report.evidence);
         } else {
             assert!(hour.is_none(), "{:?}", report.evidence);
         }
@@ -850,14 +853,17 @@ fn a_day_promised_by_backfilled_readings_and_not_delivered_drops_the_time_of_day
     let load = ChannelId::from("load");
     let minute = 60_000_000i64;
     let mut rng = SplitMix64::new(4);
-    let mut inputs = Vec::new();
+    let (mut inputs, mut raw) = (Vec::new(), Vec::new());
     for i in 1..=500i64 {
         let t = if i <= 108 { i * 60 * minute } else { 108 * 60 * minute + (i - 108) * minute };
-        m.step(&load, Timestamp(t), &Reading::Scalar(50.0 + rng.next_gaussian()));
+        raw.push(m.step(&load, Timestamp(t), &Reading::Scalar(50.0 + rng.next_gaussian())).raw);
         inputs.push((m.follows_daily_cycle(), m.layer.spec.inputs));
     }
     assert_eq!(inputs[107], (true, 5 * 11 + 24), "switched on after the normaliser's warm-up");
     assert_eq!(inputs[430], (true, 5 * 11 + 24));
     assert_eq!(inputs[431], (false, 5 * 11), "dropped at the last warm-up frame");
-    assert!(m.prototypes() > 0 && m.phase() == Phase::Monitoring, "the prototypes stay: {}", m.prototypes());
+    // The prototypes keep matching the same readings over the lines they still have.
+    let mean = |r: &[f32]| r.iter().sum::<f32>() / r.len() as f32;
+    let (before, after) = (mean(&raw[300..431]), mean(&raw[431..]));
+    assert!(after < 0.1 && after < 2.0 * before, "raw score {before} before, {after} after");
 }
