@@ -24,9 +24,8 @@ const MIN_HOURS_SEEN: u32 = 20;
 /// warm-up last at least a day. At the last warm-up frame what came is checked: a rate that
 /// changed (a backfill of old readings, a gateway that was offline most of the day) can have
 /// promised a day that did not come, so unless those frames showed at least 20 of the day's 24
-/// hours the context is dropped again, the prototypes keeping what they learned of the
-/// features. Off, the model is the same as without it: no lines, no spikes, no
-/// cost.
+/// hours the context is dropped again, the prototypes keeping what they learned of the features.
+/// Off, the model is the same as without it: no lines, no spikes, no cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct DailyCycle {
     /// `None` when configured with no fields.
@@ -75,7 +74,7 @@ impl DailyCycle {
         if !self.active || frame <= decide_at || frame > warmup_frames {
             return false;
         }
-        self.hours_seen |= 1 << t.0.rem_euclid(DAY_MICROS) / 3_600_000_000;
+        self.hours_seen |= 1 << (t.0.rem_euclid(DAY_MICROS) / 3_600_000_000);
         self.active = frame < warmup_frames || self.hours_seen.count_ones() >= MIN_HOURS_SEEN;
         !self.active
     }
