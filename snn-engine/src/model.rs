@@ -561,7 +561,7 @@ impl AssetModel {
         let rates = self.encode(t);
         let raster = rates_to_raster(&rates, &self.phases[..rates.len()], self.config.window_time_steps as usize);
 
-        if self.ready_steps <= u64::from(self.config.normaliser_warmup_steps) {
+        if self.ready_steps <= decide_at {
             // Feature statistics only; the network idles (no neuron is recruited yet).
             let activity = self.backend.run_window(&mut self.layer, &raster, 0.0);
             let spikes = self.count(&activity);

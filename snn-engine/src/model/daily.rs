@@ -74,7 +74,7 @@ impl DailyCycle {
         if !self.active || frame <= decide_at || frame > warmup_frames {
             return false;
         }
-        self.hours_seen |= 1 << (t.0.rem_euclid(DAY_MICROS) / 3_600_000_000);
+        self.hours_seen |= 1 << hour_of_day(t) as u32;
         self.active = frame < warmup_frames || self.hours_seen.count_ones() >= MIN_HOURS_SEEN;
         !self.active
     }
@@ -94,7 +94,7 @@ impl DailyCycle {
             return None;
         }
         let hours_per_field = 24.0 / n as f64;
-        let now = t.0.rem_euclid(DAY_MICROS) as f64 / 3.6e9;
+        let now = hour_of_day(t);
         let position = now / hours_per_field;
         let usual = |k: usize| lines[k] >= 0.5 * heaviest;
         if usual(position.round() as usize % n) {
@@ -116,6 +116,11 @@ impl DailyCycle {
             encoder.encode(t.0 as f64 * 1e-6, &mut rates[start..]);
         }
     }
+}
+
+/// The hour of the UTC day at `t`, in `[0, 24)`.
+fn hour_of_day(t: Timestamp) -> f64 {
+    t.0.rem_euclid(DAY_MICROS) as f64 / 3.6e9
 }
 
 #[cfg(test)]
