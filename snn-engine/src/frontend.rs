@@ -85,6 +85,15 @@ impl FrontEnd {
         }
     }
 
+    /// The smallest meaningful change of each feature of a channel of `kind`, in the feature's unit
+    /// (0: none), by index: the motor current's ratios in dB; nothing for the others.
+    pub fn feature_resolution(kind: ChannelKind, params: &FrontEndParams) -> Vec<f64> {
+        match kind {
+            ChannelKind::MotorCurrent => MotorCurrentParams::FEATURE_RESOLUTION.to_vec(),
+            ChannelKind::Scalar | ChannelKind::Window => vec![0.0; Self::feature_count(kind, params)],
+        }
+    }
+
     /// Feature names, in output order. Bands are named after the latest sample rate seen
     /// (25.6 kHz until a window arrives).
     pub fn feature_names(&self, params: &FrontEndParams) -> Vec<String> {

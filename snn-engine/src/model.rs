@@ -174,7 +174,7 @@ pub struct FeatureDeviation {
 
 /// Layout version of a serialised [`AssetModel`]; bump it whenever the model's state changes shape
 /// or meaning, so an old checkpoint is refused by name instead of restoring a different model.
-pub const STATE_VERSION: u32 = 5;
+pub const STATE_VERSION: u32 = 6;
 
 /// The version tag of a serialised model: written as [`STATE_VERSION`], read only if equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -379,8 +379,10 @@ impl AssetModel {
                 FrontEnd::wear_features(c.kind, &frontend_params).into_iter().map(move |k| first + k)
             })
             .collect();
+        let resolution = channels.iter().flat_map(|c| FrontEnd::feature_resolution(c.kind, &frontend_params)).collect();
         let normaliser =
-            Normaliser::new(n_features, config.z_clip_sigma, config.std_floor_fraction_of_mean, config.std_floor_abs);
+            Normaliser::new(n_features, config.z_clip_sigma, config.std_floor_fraction_of_mean, config.std_floor_abs)
+                .with_resolution(resolution);
         // A breach clears as an alert resolves: after `resolve_after` frames back inside. The
         // limits gather their statistics as the normaliser does, over frames of their own.
         let limits = ConditionLimits::new(

@@ -16,6 +16,9 @@ pub struct Normaliser {
     z_clip: f64,
     std_floor_fraction: f64,
     std_floor_abs: f64,
+    /// Per-feature resolution: the standard deviation used is never below it (see
+    /// [`Normaliser::with_resolution`]).
+    resolution: Vec<f64>,
 }
 
 impl Normaliser {
@@ -23,7 +26,25 @@ impl Normaliser {
     /// `std_floor_abs + std_floor_fraction * |mean|`, so a constant feature does not turn a
     /// rounding-level change into a 6-sigma event.
     pub fn new(dims: usize, z_clip: f64, std_floor_fraction: f64, std_floor_abs: f64) -> Self {
-        Normaliser { count: 0, mean: vec![0.0; dims], var: vec![0.0; dims], z_clip, std_floor_fraction, std_floor_abs }
+        Normaliser {
+            count: 0,
+            mean: vec![0.0; dims],
+            var: vec![0.0; dims],
+            z_clip,
+            std_floor_fraction,
+            std_floor_abs,
+            resolution: vec![0.0; dims],
+        }
+    }
+
+    /// The same normaliser with the standard deviation of feature `i` floored at `resolution[i]`:
+    /// the smallest change of that feature that means something. A level in dB has its own unit
+    /// (a fraction of its mean means nothing there), and a steady one, measured to a fraction of a
+    /// dB, would otherwise turn measurement noise into many-sigma departures.
+    pub fn with_resolution(mut self, resolution: Vec<f64>) -> Self {
+        assert_eq!(resolution.len(), self.mean.len(), "one resolution per feature");
+        self.resolution = resolution;
+        self
     }
 
     /// Observations folded in with exact (Welford) weighting so far.
@@ -64,7 +85,7 @@ impl Normaliser {
     /// Floored standard deviation of feature `i`.
     pub fn std(&self, i: usize) -> f64 {
         let floor = self.std_floor_abs + self.std_floor_fraction * self.mean[i].abs();
-        self.var[i].sqrt().max(floor)
+        self.var[i].sqrt().max(floor).max(self.resolution[i])
     }
 
     /// Clipped z-score of `x` for feature `i`.
@@ -106,6 +127,18 @@ mod tests {
         assert!((n.z(0, 101.0) - 1.0).abs() < 1e-6);
         assert_eq!(n.z(0, 1e9), 6.0);
         assert_eq!(n.z(1, -1.0), -6.0);
+    }
+
+    #[test]
+    fn a_feature_s_resolution_floors_its_std() {
+        let mut n = Normaliser::new(2, 6.0, 0.01, 1e-9).with_resolution(vec![0.0, 1.0]);
+        for x in [-55.2, -54.8, -55.0, -55.1, -54.9] {
+            n.observe(&[x, x]);
+        }
+        // Without a resolution: 1% of |mean| (0.55) over the spread (0.14); with one: 1 dB.
+        assert!((n.std(0) - 0.55).abs() < 1e-9, "{}", n.std(0));
+        assert_eq!(n.std(1), 1.0);
+        assert!((n.z(1, -53.0) - 2.0).abs() < 1e-9);
     }
 
     #[test]

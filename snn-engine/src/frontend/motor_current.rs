@@ -28,6 +28,13 @@ pub const MIN_WINDOW_SECONDS: f64 = 0.1;
 /// while the history is short): the floor 10·log10 of [`RATIO_FLOOR`].
 pub const FLOOR_DB: f64 = -120.0;
 
+/// The smallest change of a sideband or harmonic ratio that says anything about the motor, in dB.
+/// A healthy motor's sideband reading, estimated over 10 s of a current whose load hunts a little,
+/// wanders by about 1 dB (its standard deviation on the simulator's pumps), and severity scales for
+/// broken rotor bars go in steps of several dB (Thomson & Fenger 2001), so a change smaller than
+/// this is measurement noise, however steady the reading has been.
+pub const DB_RESOLUTION: f64 = 1.0;
+
 /// Added to power ratios before `log10`, so no energy reads as [`FLOOR_DB`] rather than -inf.
 const RATIO_FLOOR: f64 = 1e-12;
 /// Baseband rate aimed at: the sideband band (±5 Hz) plus any carrier offset (up to
@@ -90,6 +97,10 @@ impl Default for MotorCurrentParams {
 impl MotorCurrentParams {
     /// Feature names, in output order.
     pub const FEATURE_NAMES: [&'static str; 4] = ["rms", "supply_hz", "sideband_db", "harmonics_db"];
+
+    /// The smallest meaningful change of each feature, in its unit (0: none; see
+    /// `Normaliser::with_resolution`). The ratios in dB are read to [`DB_RESOLUTION`].
+    pub const FEATURE_RESOLUTION: [f64; 4] = [0.0, 0.0, DB_RESOLUTION, DB_RESOLUTION];
 
     /// Checks ranges and relations; the error names the offending field.
     pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {

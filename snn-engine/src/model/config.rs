@@ -74,7 +74,8 @@ pub struct ModelConfig {
     pub z_clip_sigma: f64,
     /// A feature's standard deviation is at least this fraction of its |mean| ...
     pub std_floor_fraction_of_mean: f64,
-    /// ... plus this absolute amount.
+    /// ... plus this absolute amount (and never below the feature's own resolution, where its
+    /// front-end gives one: 1 dB for a motor current's sideband and harmonic levels).
     pub std_floor_abs: f64,
 
     /// Gaussian receptive fields per feature, centres spread evenly over `±z_clip_sigma`.

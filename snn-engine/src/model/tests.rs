@@ -1,6 +1,7 @@
 //! Tests of the whole model: construction, robustness, determinism, lifecycle and detection.
 
 use super::*;
+use crate::frontend::motor_current::tests::Motor;
 use crate::rng::SplitMix64;
 
 const FS: f64 = 25_600.0;
@@ -598,20 +599,32 @@ fn operator_feedback_ends_a_condition_limit_breach_even_without_feedback_frames(
 /// load cycle around instead of staying where they were recruited, so none is left at the load's
 /// peaks once learning slows down in monitoring, and every peak then looks new.
 fn motor_run(fault_from: u64, ticks: u64) -> (AssetModel, Vec<(u64, StepOutcome)>) {
-    use crate::frontend::motor_current::tests::{FS, Motor};
+    motor_run_with(ticks, 0.2, |tick, motor| {
+        let growth = if tick >= fault_from { ((tick - fault_from + 1) as f64 / 30.0).min(1.0) } else { 0.0 };
+        motor.sideband_db = Some(-55.0 + 25.0 * growth);
+    })
+}
+
+/// [`motor_run`] with the load cycling by `±load_swing` and the motor's sidebands and harmonics
+/// set by `condition(tick, motor)` (none until it sets them).
+fn motor_run_with(
+    ticks: u64,
+    load_swing: f64,
+    mut condition: impl FnMut(u64, &mut Motor),
+) -> (AssetModel, Vec<(u64, StepOutcome)>) {
     let current = ChannelId::from("current");
     let spec = ChannelSpec { id: current.clone(), kind: ChannelKind::MotorCurrent };
     let config = ModelConfig { stdp_rate: 0.002, ..ModelConfig::default() };
     let mut m = AssetModel::new(AssetId::from("motor-1"), vec![spec], config, 31).unwrap();
     let mut motor = Motor::new(17, 50.0, None);
+    let fs = crate::frontend::motor_current::tests::FS;
     let out = (0..ticks)
         .map(|tick| {
-            let load = 1.0 + 0.2 * (std::f64::consts::TAU * tick as f64 / 60.0).sin();
+            let load = 1.0 + load_swing * (std::f64::consts::TAU * tick as f64 / 60.0).sin();
             motor.amplitude = 14.1 * load;
             motor.slip = 0.02 * load;
-            let growth = if tick >= fault_from { ((tick - fault_from + 1) as f64 / 30.0).min(1.0) } else { 0.0 };
-            motor.sideband_db = Some(-55.0 + 25.0 * growth);
-            let (t, reading) = motor.window(FS as usize);
+            condition(tick, &mut motor);
+            let (t, reading) = motor.window(fs as usize);
             (tick, m.step(&current, t, &reading))
         })
         .collect();
@@ -628,6 +641,24 @@ fn assert_a_broken_bar_alert(out: &[(u64, StepOutcome)], fault_tick: u64) {
     let top = &report.evidence[0];
     assert_eq!((top.channel.as_str(), top.feature.as_str()), ("current", "sideband_db"), "{:#?}", report.evidence);
     assert!(top.observed > top.expected + 2.0 && top.deviation_sigma > 2.0, "{top:?}");
+}
+
+#[test]
+fn a_healthy_motor_s_harmonics_wandering_by_less_than_a_db_raise_nothing() {
+    // Steady to a few hundredths of a dB through warm-up, then a new level within ±0.5 dB every
+    // 20 ticks, as a supply's distortion moves over a shift.
+    let mut rng = SplitMix64::new(8);
+    let (_, out) = motor_run_with(120 + 900, 0.0, |tick, motor| {
+        motor.sideband_db = Some(-55.0);
+        if tick >= 120 && tick % 20 == 0 {
+            let wander = rng.next_f64() - 0.5;
+            motor.harmonics_db = [-25.0 + wander, -30.0 + wander];
+        }
+    });
+    // Against the warm-up's spread (or 1% of the level: 0.25 dB), each wander would be a
+    // departure of several sigma (an alert at tick 202 with no resolution); a dB is the
+    // resolution of the reading.
+    assert!(raised(&out).is_empty(), "{:?}", raised(&out));
 }
 
 #[test]
@@ -866,4 +897,25 @@ fn a_day_promised_by_backfilled_readings_and_not_delivered_drops_the_time_of_day
     let mean = |r: &[f32]| r.iter().sum::<f32>() / r.len() as f32;
     let (before, after) = (mean(&raw[300..431]), mean(&raw[431..]));
     assert!(after < 0.1 && after < 2.0 * before, "raw score {before} before, {after} after");
+}
+
+#[test]
+fn a_daylight_saving_shift_of_the_working_hours_raises_no_alert() {
+    // The clock is UTC: where the line keeps local hours, its working day starts an hour earlier
+    // in UTC from the spring's change on. A week of the old hours, then two of the new.
+    let mut m = shift_model(three_day_warmup());
+    let mut rng = SplitMix64::new(3);
+    let load = ChannelId::from("load");
+    let mut after = Vec::new();
+    for i in 0..144 * 21 {
+        let (day, hour) = (i / 144, (i % 144) / 6);
+        let start = if day >= 7 { 7 } else { 8 };
+        let value = if (start..start + 10).contains(&hour) { 80.0 } else { 20.0 } + rng.next_gaussian();
+        let o = m.step(&load, Timestamp(i as i64 * 600_000_000), &Reading::Scalar(value));
+        if day >= 7 {
+            after.push((i, o));
+        }
+    }
+    assert!(m.follows_daily_cycle());
+    assert!(raised(&after).is_empty(), "{:?}", raised(&after));
 }
