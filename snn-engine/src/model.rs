@@ -381,10 +381,11 @@ impl AssetModel {
             .collect();
         let resolution = channels.iter().flat_map(|c| FrontEnd::feature_resolution(c.kind, &frontend_params)).collect();
         let normaliser =
-            Normaliser::new(n_features, config.z_clip_sigma, config.std_floor_fraction_of_mean, config.std_floor_abs)
-                .with_resolution(resolution);
+            Normaliser::new(n_features, config.z_clip_sigma, config.std_floor_fraction_of_mean, config.std_floor_abs);
         // A breach clears as an alert resolves: after `resolve_after` frames back inside. The
-        // limits gather their statistics as the normaliser does, over frames of their own.
+        // limits gather their statistics as the normaliser does, over frames of their own, without
+        // the features' resolution: a limit is already many of the warm-up's standard deviations
+        // away and held for frames, and floored it would put a motor's broken bar later.
         let limits = ConditionLimits::new(
             wear_features,
             config.condition_limit_sigmas,
@@ -392,6 +393,7 @@ impl AssetModel {
             config.resolve_after,
             normaliser.clone(),
         );
+        let normaliser = normaliser.with_resolution(resolution);
         Ok(AssetModel {
             version: StateVersion,
             frontends: channels.iter().map(|c| FrontEnd::new(c.kind)).collect(),

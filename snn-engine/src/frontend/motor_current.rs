@@ -29,10 +29,10 @@ pub const MIN_WINDOW_SECONDS: f64 = 0.1;
 pub const FLOOR_DB: f64 = -120.0;
 
 /// The smallest change of a sideband or harmonic ratio that says anything about the motor, in dB.
-/// A healthy motor's sideband reading, estimated over 10 s of a current whose load hunts a little,
-/// wanders by about 1 dB (its standard deviation on the simulator's pumps), and severity scales for
-/// broken rotor bars go in steps of several dB (Thomson & Fenger 2001), so a change smaller than
-/// this is measurement noise, however steady the reading has been.
+/// On the simulator's healthy pumps, whose load hunts a little, the sideband level estimated over
+/// 10 s wanders with a standard deviation of about 1 dB over an hour, the harmonics' by less than
+/// 0.1 dB; severity scales for broken rotor bars go in steps of several dB (Thomson & Fenger 2001).
+/// So a change smaller than this is measurement noise, however steady the reading has been.
 pub const DB_RESOLUTION: f64 = 1.0;
 
 /// Added to power ratios before `log10`, so no energy reads as [`FLOOR_DB`] rather than -inf.
