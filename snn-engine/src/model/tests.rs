@@ -1,7 +1,7 @@
 //! Tests of the whole model: construction, robustness, determinism, lifecycle and detection.
 
 use super::*;
-use crate::frontend::motor_current::tests::Motor;
+use crate::frontend::motor_current::tests::{FS as CURRENT_FS, Motor};
 use crate::rng::SplitMix64;
 
 const FS: f64 = 25_600.0;
@@ -617,14 +617,13 @@ fn motor_run_with(
     let config = ModelConfig { stdp_rate: 0.002, ..ModelConfig::default() };
     let mut m = AssetModel::new(AssetId::from("motor-1"), vec![spec], config, 31).unwrap();
     let mut motor = Motor::new(17, 50.0, None);
-    let fs = crate::frontend::motor_current::tests::FS;
     let out = (0..ticks)
         .map(|tick| {
             let load = 1.0 + load_swing * (std::f64::consts::TAU * tick as f64 / 60.0).sin();
             motor.amplitude = 14.1 * load;
             motor.slip = 0.02 * load;
             condition(tick, &mut motor);
-            let (t, reading) = motor.window(fs as usize);
+            let (t, reading) = motor.window(CURRENT_FS as usize);
             (tick, m.step(&current, t, &reading))
         })
         .collect();
@@ -699,7 +698,6 @@ fn a_pump_with_vibration_temperature_and_motor_current_detects_the_broken_bar_wi
     // The pump of `Plant` (vibration and temperature following a ±20% load cycle) driven by a
     // motor whose current follows the same load: its stator current streams a quarter of a second
     // after each vibration window. Bars break from tick 570; nothing else changes.
-    use crate::frontend::motor_current::tests::{FS, Motor};
     let current = ChannelId::from("current");
     let mut specs = channels();
     specs.push(ChannelSpec { id: current.clone(), kind: ChannelKind::MotorCurrent });
@@ -714,7 +712,7 @@ fn a_pump_with_vibration_temperature_and_motor_current_detects_the_broken_bar_wi
         motor.slip = 0.02 * load;
         let growth = if tick >= fault_tick { ((tick - fault_tick + 1) as f64 / 30.0).min(1.0) } else { 0.0 };
         motor.sideband_db = Some(-55.0 + 25.0 * growth);
-        let (t, reading) = motor.window(FS as usize);
+        let (t, reading) = motor.window(CURRENT_FS as usize);
         out.push((tick, m.step(&current, Timestamp(t.0 + 250_000), &reading)));
         for (ch, t, r) in plant.next() {
             out.push((tick, m.step(&ch, t, &r)));
@@ -903,7 +901,8 @@ fn a_day_promised_by_backfilled_readings_and_not_delivered_drops_the_time_of_day
 fn a_daylight_saving_shift_of_the_working_hours_raises_no_alert() {
     // The clock is UTC: where the line keeps local hours, its working day starts an hour earlier
     // in UTC from the spring's change on. A week of the old hours, then two weeks of the new, against
-    // the same three weeks unshifted. Returns the alerts raised and the highest score after the change.
+    // the same three weeks unshifted: `run(shift)` gives the alerts raised and the highest score
+    // after the change.
     let run = |shift: u64| {
         let mut m = shift_model(three_day_warmup());
         let mut rng = SplitMix64::new(3);
