@@ -48,9 +48,9 @@ pub struct EvalArgs {
     /// `SPIKEWATCH__MODEL__*` environment variables apply on top, as for the server.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Seed of the simulated plant (`plant` only; the model's seed is `pipeline.seed`).
-    #[arg(long, default_value_t = plant::Protocol::default().plant_seed)]
-    pub plant_seed: u64,
+    /// Seed of the simulated plant (`plant` only; the model's seed is `pipeline.seed`) [default: 42].
+    #[arg(long)]
+    pub plant_seed: Option<u64>,
     /// The pump channels the model watches (`plant` only; comma-separated; default: all of vibration,
     /// current, temperature, acoustic), to see what a site with fewer sensors gets.
     #[arg(long, value_delimiter = ',')]
@@ -88,8 +88,22 @@ pub fn ablated(config: &ModelConfig, parts: &[Part]) -> ModelConfig {
     c
 }
 
+/// An option given to a benchmark it does not apply to is an error, not silently ignored: a user who
+/// asks for fewer sensors on NAB, or points the simulated plant at a data folder, would otherwise read
+/// figures that are not what they asked for.
+fn check_options(args: &EvalArgs) -> anyhow::Result<()> {
+    let plant = args.benchmark == Benchmark::Plant;
+    anyhow::ensure!(
+        plant || (args.plant_seed.is_none() && args.plant_channels.is_empty()),
+        "--plant-seed and --plant-channels apply to `eval plant` only"
+    );
+    anyhow::ensure!(!plant || args.data.is_none(), "`eval plant` simulates its data: it takes no --data");
+    Ok(())
+}
+
 /// Runs one benchmark with the default model configuration and seed, printing its table to stdout.
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
+    check_options(args)?;
     let config = crate::config::Config::load_unvalidated(args.config.as_deref())?;
     config.model.validate().context("invalid [model] section")?;
     let (model, seed) = (ablated(&config.model, &args.ablate), config.pipeline.seed);
@@ -110,7 +124,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         Benchmark::Femto => femto::run(data()?, &out, &model, seed, &mut stdout)?,
         Benchmark::Plant => {
             let protocol = plant::Protocol {
-                plant_seed: args.plant_seed,
+                plant_seed: args.plant_seed.unwrap_or(plant::Protocol::default().plant_seed),
                 channels: args.plant_channels.clone(),
                 ..plant::Protocol::default()
             };
@@ -226,6 +240,31 @@ mod tests {
         // The schedule keeps its shape: a quarter learns the statistics, the last half fills the likelihood.
         let c = with_warmup(&base, 480);
         assert_eq!((c.normaliser_warmup_steps, c.threshold_warmup_steps), (120, 240));
+    }
+
+    /// `spikewatch eval ARGS` as the command line parses it.
+    fn eval_args(args: &[&str]) -> EvalArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            eval: EvalArgs,
+        }
+        <Cli as clap::Parser>::parse_from(std::iter::once("eval").chain(args.iter().copied())).eval
+    }
+
+    #[test]
+    fn options_for_another_benchmark_are_refused_by_name() {
+        for args in
+            [&["nab", "--data", "d", "--plant-channels", "current"][..], &["skab", "--data", "d", "--plant-seed", "43"]]
+        {
+            let e = check_options(&eval_args(args)).unwrap_err().to_string();
+            assert!(e.contains("--plant-seed and --plant-channels apply to `eval plant` only"), "{args:?}: {e}");
+        }
+        let e = check_options(&eval_args(&["plant", "--data", "d"])).unwrap_err().to_string();
+        assert!(e.contains("takes no --data"), "{e}");
+        for args in [&["plant", "--plant-seed", "43", "--plant-channels", "current"][..], &["nab", "--data", "d"]] {
+            check_options(&eval_args(args)).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
     }
 
     #[test]
