@@ -265,6 +265,7 @@ mod tests {
         for args in [&["plant", "--plant-seed", "43", "--plant-channels", "current"][..], &["nab", "--data", "d"]] {
             check_options(&eval_args(args)).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }
+        assert_eq!(plant::Protocol::default().plant_seed, 42, "the --plant-seed help names the default");
     }
 
     #[test]
