@@ -791,11 +791,22 @@ fn an_alert_stays_open_while_a_sensor_level_is_off_the_band_it_kept() {
 /// A line that runs from 08:00 to 18:00 (UTC) at a load of about 80 and idles at about 20, one
 /// reading every 10 minutes, from `from` for `n` readings; on day `idle_day` it does not start.
 fn shift_line(m: &mut AssetModel, rng: &mut SplitMix64, from: u64, n: u64, idle_day: u64) -> Vec<(u64, StepOutcome)> {
+    working_line(m, rng, from, n, |day| (day != idle_day).then_some(8))
+}
+
+/// [`shift_line`] working ten hours from `start_hour(day)` (UTC) on each day it gives one.
+fn working_line(
+    m: &mut AssetModel,
+    rng: &mut SplitMix64,
+    from: u64,
+    n: u64,
+    start_hour: impl Fn(u64) -> Option<u64>,
+) -> Vec<(u64, StepOutcome)> {
     let load = ChannelId::from("load");
     (from..from + n)
         .map(|i| {
             let (day, hour) = (i / 144, (i % 144) / 6);
-            let running = (8..18).contains(&hour) && day != idle_day;
+            let running = start_hour(day).is_some_and(|start| (start..start + 10).contains(&hour));
             let value = if running { 80.0 } else { 20.0 } + 1.0 * rng.next_gaussian();
             (i, m.step(&load, Timestamp(i as i64 * 600_000_000), &Reading::Scalar(value)))
         })
@@ -905,21 +916,13 @@ fn a_daylight_saving_shift_of_the_working_hours_raises_no_alert() {
     // after the change.
     let run = |shift: u64| {
         let mut m = shift_model(three_day_warmup());
-        let mut rng = SplitMix64::new(3);
-        let load = ChannelId::from("load");
-        let mut after = Vec::new();
-        for i in 0..144 * 21 {
-            let (day, hour) = (i / 144, (i % 144) / 6);
-            let start = if day >= 7 { 8 - shift } else { 8 };
-            let value = if (start..start + 10).contains(&hour) { 80.0 } else { 20.0 } + rng.next_gaussian();
-            let o = m.step(&load, Timestamp(i as i64 * 600_000_000), &Reading::Scalar(value));
-            if day >= 7 {
-                after.push((i, o));
-            }
-        }
+        let out = working_line(&mut m, &mut SplitMix64::new(3), 0, 144 * 21, |day| {
+            Some(if day >= 7 { 8 - shift } else { 8 })
+        });
+        let after = &out[144 * 7..];
         assert!(m.follows_daily_cycle());
         let highest = after.iter().map(|(_, o)| o.score).fold(0.0f32, f32::max);
-        (raised(&after).len(), highest)
+        (raised(after).len(), highest)
     };
     let ((unshifted, usual), (shifted, highest)) = (run(0), run(1));
     assert_eq!((unshifted, shifted), (0, 0));
