@@ -20,8 +20,8 @@ impl AssetModel {
     /// deviation is in the feature's learned standard deviations. When the network sees the time of
     /// day, one more entry (channel [`TIME_OF_DAY`], feature `hour`) sets the hour of `t` (UTC)
     /// against the nearest hour the prototype stands for, apart in widths of the time-of-day bump
-    /// (0 at one of its hours): an asset doing at 10:00 what it does at night is told as such. Sorted by |deviation| (ties: feature
-    /// order), at most [`MAX_EVIDENCE`] in all.
+    /// (0 at one of its hours): an asset doing at 10:00 what it does at night is told as such.
+    /// Sorted by |deviation| (ties: feature order), at most [`MAX_EVIDENCE`] in all.
     pub(super) fn evidence(
         &self,
         t: Timestamp,
