@@ -278,6 +278,19 @@ fn time(t: Timestamp) -> String {
 
 /// One line: when, which asset, how bad, and the features that moved most.
 pub fn describe_raised(asset: &AssetId, report: &AlertReport) -> String {
+    format!(
+        "{}  raised    {}  {}  score {:.3} > {:.3}  {}",
+        time(report.t),
+        asset,
+        report.severity.as_str(),
+        report.score,
+        report.threshold,
+        describe_evidence(report)
+    )
+}
+
+/// The three features that moved most, each as `channel.feature observed (normal expected, ±Nσ)`.
+pub fn describe_evidence(report: &AlertReport) -> String {
     let evidence: Vec<String> = report
         .evidence
         .iter()
@@ -289,15 +302,7 @@ pub fn describe_raised(asset: &AssetId, report: &AlertReport) -> String {
             )
         })
         .collect();
-    format!(
-        "{}  raised    {}  {}  score {:.3} > {:.3}  {}",
-        time(report.t),
-        asset,
-        report.severity.as_str(),
-        report.score,
-        report.threshold,
-        evidence.join("; ")
-    )
+    evidence.join("; ")
 }
 
 #[cfg(test)]

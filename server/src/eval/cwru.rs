@@ -5,7 +5,9 @@ use super::baseline::{RmsAlarm, rms};
 use super::{list_files, with_warmup};
 use crate::archive::read_windows;
 use anyhow::Context;
-use snn_engine::{AlertEvent, AssetId, AssetModel, ChannelId, ChannelKind, ChannelSpec, ModelConfig, Phase, Reading};
+use snn_engine::{
+    AlertEvent, AlertReport, AssetId, AssetModel, ChannelId, ChannelKind, ChannelSpec, ModelConfig, Phase, Reading,
+};
 use snn_engine::{Sample, Timestamp};
 use std::io::Write;
 use std::path::Path;
@@ -91,13 +93,16 @@ impl WindowModel {
         Ok(WindowModel { model: AssetModel::new(AssetId::from(asset), specs, cfg, seed)?, channels: channels.to_vec() })
     }
 
-    /// Steps every window of `instant` at time `t`; returns (alert raised, alert open after it, last score).
-    pub fn step(&mut self, t: Timestamp, instant: &Instant) -> (bool, bool, f32) {
-        let mut raised = false;
+    /// Steps every window of `instant` at time `t`; returns (the alert raised, if one was, alert open
+    /// after it, last score).
+    pub fn step(&mut self, t: Timestamp, instant: &Instant) -> (Option<AlertReport>, bool, f32) {
+        let mut raised = None;
         let mut score = 0.0;
         for (c, r) in self.channels.iter().zip(&instant.windows) {
             let o = self.model.step(c, t, r);
-            raised |= matches!(o.alert, Some(AlertEvent::Raised(_)));
+            if let Some(AlertEvent::Raised(report)) = o.alert {
+                raised = Some(report);
+            }
             score = o.score;
         }
         (raised, self.model.phase() == Phase::Alerting, score)
@@ -187,7 +192,7 @@ pub fn run(dir: &Path, config: &ModelConfig, seed: u64, w: &mut impl Write) -> a
         }
         let sw = stream(&normal[learn..], &fault, spacing, |t, i| {
             let (r, o, _) = model.step(t, i);
-            (r, o)
+            (r.is_some(), o)
         });
         let learning: Vec<f64> = normal[..learn].iter().map(first_rms).collect();
         let mut alarm = RmsAlarm::new(&learning);

@@ -1,13 +1,16 @@
 //! `spikewatch eval femto`: each run-to-failure bearing learned on the first 10% of its life, then the first
-//! alert that stays open or recurs, against the plain RMS alarm on the horizontal accelerometer. Each bearing's
-//! per-snapshot trace goes to `OUT/femto/<bearing>.csv`, so a warning can be looked at beside the signal.
+//! alert that stays open or recurs, against the plain RMS alarm on the horizontal accelerometer, with the evidence
+//! of the alert the warning began with. Each bearing's per-snapshot trace goes to `OUT/femto/<bearing>.csv`, so a
+//! warning can be looked at beside the signal.
 
 use super::baseline::{RmsAlarm, rms};
 use super::cwru::{Instant, WindowModel, instants};
 use super::list_files;
 use crate::archive::read_windows;
+use crate::replay::describe_evidence;
 use anyhow::Context;
 use snn_engine::{ModelConfig, Reading, Timestamp};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -85,13 +88,18 @@ pub fn run(dir: &Path, out: &Path, config: &ModelConfig, seed: u64, w: &mut impl
 
         let mut model = WindowModel::new(&name, &channels, learn, config, seed)?;
         let mut scores = Vec::with_capacity(n);
+        let mut reports = BTreeMap::new();
         let model_flags: Vec<(bool, bool)> = snaps
             .iter()
             .enumerate()
             .map(|(k, s)| {
-                let (r, o, score) = model.step(at(k), s);
+                let (raised, open, score) = model.step(at(k), s);
                 scores.push(score);
-                (r, o)
+                let was_raised = raised.is_some();
+                if let Some(report) = raised {
+                    reports.insert(k, report);
+                }
+                (was_raised, open)
             })
             .collect();
 
@@ -139,6 +147,10 @@ pub fn run(dir: &Path, out: &Path, config: &ModelConfig, seed: u64, w: &mut impl
             channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
             model.dropped()
         )?;
+        // What spikewatch's warning saw, so a step at the end of running in can be told from wear.
+        if let Some(report) = warning(&episodes(&model_flags)).and_then(|(k, _)| reports.get(&k)) {
+            writeln!(w, "  {name}: spikewatch's warning: {}", describe_evidence(report))?;
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -190,5 +202,59 @@ mod tests {
         // The first episode does not recur within 30 snapshots; the second does (60 <= 52 + 30).
         assert_eq!(warning(&eps), Some((50, 1)));
         assert_eq!(warning(&eps[..1]), None);
+    }
+
+    /// 0.1 s of noise at 25.6 kHz (a xorshift stream from `seed`), plus a 3 kHz tone of `tone_g`.
+    fn snapshot(seed: u64, tone_g: f32) -> Reading {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let samples = (0..2560)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let noise = (x >> 11) as f32 / (1u64 << 53) as f32 - 0.5;
+                let tone = (std::f32::consts::TAU * 3_000.0 * i as f32 / 25_600.0).sin();
+                0.4 * noise + tone_g * tone
+            })
+            .collect();
+        Reading::Window { sample_rate_hz: 25_600.0, samples }
+    }
+
+    #[test]
+    fn a_bearing_s_warning_comes_with_what_moved() {
+        // 150 snapshots (learned on the first 10%); from snapshot 100 a 3 kHz tone grows on the
+        // horizontal accelerometer only.
+        let root = std::env::temp_dir().join(format!("spikewatch-femto-test-{}", std::process::id()));
+        let dir = root.join("bearings");
+        std::fs::create_dir_all(&dir).unwrap();
+        let asset = snn_engine::AssetId::from("bearing_test");
+        let mut samples = Vec::new();
+        for k in 0..150u64 {
+            let tone = if k >= 100 { 0.02 * (k - 99) as f32 } else { 0.0 };
+            for (c, (channel, tone)) in [("acc_horizontal_g", tone), ("acc_vertical_g", 0.0)].into_iter().enumerate() {
+                samples.push(snn_engine::Sample {
+                    asset: asset.clone(),
+                    channel: snn_engine::ChannelId::from(channel),
+                    t: Timestamp(k as i64 * 10_000_000),
+                    reading: snapshot(2 * k + c as u64, tone),
+                });
+            }
+        }
+        let written = crate::archive::write_window(&root, &asset, Timestamp(0), "run_to_failure", &samples).unwrap();
+        std::fs::rename(root.join(written), dir.join("bearing_test.parquet")).unwrap();
+
+        let mut out = Vec::new();
+        run(&dir, &root.join("out"), &ModelConfig::default(), 7, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        std::fs::remove_dir_all(&root).ok();
+        let row: Vec<&str> =
+            text.lines().find(|l| l.starts_with("bearing_test spikewatch")).unwrap().split_whitespace().collect();
+        let warned_at: usize = row[2].parse().unwrap_or_else(|_| panic!("no warning: {text}"));
+        assert!(warned_at >= 100, "warned before the tone: {text}");
+        let evidence = text.lines().find_map(|l| l.strip_prefix("  bearing_test: spikewatch's warning: ")).unwrap();
+        assert!(
+            evidence.split("; ").all(|e| e.starts_with("acc_horizontal_g.")),
+            "the tone is on the horizontal channel alone: {evidence}"
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! `spikewatch eval plant`: the plant simulator's pumps through the model exactly as the server runs them
 //! (one model per pump, every channel), beside the plain RMS alarm on the vibration channel: false alarms of
-//! healthy pumps over a simulated hour, and how soon each kind of fault is caught while it slowly grows.
+//! healthy pumps over a simulated hour (and which feature each of the model's named first), and how soon each kind
+//! of fault is caught while it slowly grows.
 
 use super::baseline::{RmsAlarm, rms};
 use connectors::simulator::{FaultKind, FaultSpec, PlantSimulator, SimConfig};
 use snn_engine::{AlertEvent, AssetModel, ChannelId, ChannelSpec, ModelConfig, Reading, Timestamp};
+use std::collections::BTreeMap;
 use std::io::Write;
 
 /// The scenarios' shape.
@@ -39,6 +41,15 @@ impl Default for Protocol {
     }
 }
 
+/// What the detectors made of one scenario's pumps.
+#[derive(Debug, Clone)]
+struct ScenarioRun {
+    /// Per pump, the model's and the RMS alarm's outcome.
+    pumps: Vec<[PumpRun; 2]>,
+    /// For each of the model's false alarms, the feature its evidence names first (`channel.feature`).
+    false_alarm_features: Vec<String>,
+}
+
 /// What one detector made of one pump.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct PumpRun {
@@ -71,8 +82,13 @@ pub fn run(protocol: &Protocol, config: &ModelConfig, seed: u64, w: &mut impl Wr
     let bar = super::progress(scenarios.len() as u64, "plant");
     let mut healthy_hours = 0.0;
     let mut totals = [0usize; 2];
+    let mut false_alarm_features = BTreeMap::<String, usize>::new();
     for kind in scenarios {
-        let runs = simulate(p, kind, config, seed)?;
+        let scenario = simulate(p, kind, config, seed)?;
+        for feature in scenario.false_alarm_features {
+            *false_alarm_features.entry(feature).or_default() += 1;
+        }
+        let runs = scenario.pumps;
         let healthy = if kind.is_some() { &runs[1..] } else { &runs[..] };
         healthy_hours += healthy_pump_hours(p, kind.is_some());
         for (d, detector) in ["spikewatch", "rms alarm"].into_iter().enumerate() {
@@ -99,7 +115,19 @@ pub fn run(protocol: &Protocol, config: &ModelConfig, seed: u64, w: &mut impl Wr
         totals[0] as f64 / healthy_hours,
         totals[1] as f64 / healthy_hours
     )?;
+    if !false_alarm_features.is_empty() {
+        writeln!(w, "{}", false_alarms_by_feature(&false_alarm_features))?;
+    }
     Ok(())
+}
+
+/// `spikewatch false alarms by the feature named first: a.x 7, b.y 5`, most first (ties by name): what
+/// to look at when a site's false alarms come from one sensor.
+fn false_alarms_by_feature(counts: &BTreeMap<String, usize>) -> String {
+    let mut by_count: Vec<(&String, &usize)> = counts.iter().collect();
+    by_count.sort_by_key(|&(_, &n)| std::cmp::Reverse(n));
+    let listed: Vec<String> = by_count.iter().map(|(feature, n)| format!("{feature} {n}")).collect();
+    format!("spikewatch false alarms by the feature named first: {}", listed.join(", "))
 }
 
 /// Pump-hours of healthy running in one scenario: every pump's whole run, except the failing pump's
@@ -110,13 +138,8 @@ fn healthy_pump_hours(p: &Protocol, faulty: bool) -> f64 {
     (p.pumps as f64 * p.duration_s - failing_s) / 3_600.0
 }
 
-/// One scenario: per pump, the model's and the RMS alarm's outcome.
-fn simulate(
-    p: &Protocol,
-    kind: Option<FaultKind>,
-    config: &ModelConfig,
-    seed: u64,
-) -> anyhow::Result<Vec<[PumpRun; 2]>> {
+/// One scenario.
+fn simulate(p: &Protocol, kind: Option<FaultKind>, config: &ModelConfig, seed: u64) -> anyhow::Result<ScenarioRun> {
     let sim_config = SimConfig {
         assets: p.pumps,
         seed: p.plant_seed,
@@ -138,15 +161,23 @@ fn simulate(
     let mut rms_learning: Vec<Vec<f64>> = vec![Vec::new(); p.pumps];
     let mut alarms: Vec<Option<RmsAlarm>> = vec![None; p.pumps];
     let mut runs = vec![[PumpRun::default(); 2]; p.pumps];
+    let mut false_alarm_features = Vec::new();
     let ticks = (p.duration_s / tick_s).round() as usize;
     for tick in 0..ticks {
         let t_s = tick as f64 * tick_s;
+        let faulty = |pump: usize| pump == 0 && kind.is_some() && t_s >= p.fault_start_s;
         let mut raised = vec![[false; 2]; p.pumps];
         for sample in sim.tick() {
             let Some(pump) = models.iter().position(|m| *m.asset() == sample.asset) else { continue };
             if channels.iter().any(|c| c.id == sample.channel) {
                 let outcome = models[pump].step(&sample.channel, sample.t, &sample.reading);
-                raised[pump][0] |= matches!(outcome.alert, Some(AlertEvent::Raised(_)));
+                if let Some(AlertEvent::Raised(report)) = outcome.alert {
+                    raised[pump][0] = true;
+                    if !faulty(pump) {
+                        let first = report.evidence.first().map(|e| format!("{}.{}", e.channel, e.feature));
+                        false_alarm_features.push(first.unwrap_or_else(|| "(no evidence)".to_owned()));
+                    }
+                }
             }
             if let Reading::Window { samples, .. } = &sample.reading
                 && sample.channel == vibration
@@ -167,8 +198,7 @@ fn simulate(
         for (pump, detectors) in raised.iter().enumerate() {
             for (d, &r) in detectors.iter().enumerate() {
                 let run = &mut runs[pump][d];
-                let faulty = pump == 0 && kind.is_some() && t_s >= p.fault_start_s;
-                match (r, faulty) {
+                match (r, faulty(pump)) {
                     (false, _) => {}
                     (true, false) => run.false_alarms += 1,
                     (true, true) => _ = run.delay_s.get_or_insert(t_s - p.fault_start_s),
@@ -176,7 +206,7 @@ fn simulate(
             }
         }
     }
-    Ok(runs)
+    Ok(ScenarioRun { pumps: runs, false_alarm_features })
 }
 
 /// The simulator's channels that `p` names (all of them when it names none); an unknown name is an error
@@ -194,6 +224,15 @@ fn watched_channels(p: &Protocol) -> anyhow::Result<Vec<ChannelSpec>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn false_alarms_are_listed_by_feature_most_first() {
+        let counts = BTreeMap::from([("a.x".to_owned(), 2), ("b.y".to_owned(), 5), ("c.z".to_owned(), 2)]);
+        assert_eq!(
+            false_alarms_by_feature(&counts),
+            "spikewatch false alarms by the feature named first: b.y 5, a.x 2, c.z 2"
+        );
+    }
 
     #[test]
     fn healthy_hours_are_every_pump_until_its_fault() {
@@ -220,7 +259,7 @@ mod tests {
     #[test]
     fn a_short_plant_catches_a_fast_bearing_fault_and_stays_quiet_on_healthy_pumps() {
         let p = fast_fault(2);
-        let runs = simulate(&p, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap();
+        let runs = simulate(&p, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap().pumps;
         let [model, rms_alarm] = runs[0];
         let delay = model.delay_s.expect("the faulty pump alerts");
         assert!(delay < 60.0, "alert {delay} s after the fault started");
@@ -251,9 +290,10 @@ mod tests {
         // acoustics, catches it later than with every channel, if at all, while the RMS alarm still reads
         // the vibration; the table says what the model watched.
         let fast = fast_fault(1);
-        let every = simulate(&fast, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap();
+        let every = simulate(&fast, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap().pumps;
         let alone = Protocol { channels: vec!["temperature".into()], ..fast.clone() };
-        let [model, rms_alarm] = simulate(&alone, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap()[0];
+        let [model, rms_alarm] =
+            simulate(&alone, Some(FaultKind::OuterRace), &ModelConfig::default(), 7).unwrap().pumps[0];
         let with_every = every[0][0].delay_s.expect("with every channel the model catches it");
         assert!(model.delay_s.is_none_or(|d| d > with_every), "{model:?} against {with_every} s");
         assert_eq!(rms_alarm, every[0][1], "the RMS alarm reads the vibration whatever the model watches");
