@@ -289,7 +289,9 @@ pub fn describe_raised(asset: &AssetId, report: &AlertReport) -> String {
     )
 }
 
-/// The three features that moved most, each as `channel.feature observed (normal expected, ±Nσ)`.
+/// The first three entries of the alert's evidence (a breached limit first, then the features furthest
+/// from the matched prototype), each as `channel.feature observed (normal expected, ±N)`: N in the
+/// feature's learned standard deviations (in context widths for the hour of day).
 pub fn describe_evidence(report: &AlertReport) -> String {
     let evidence: Vec<String> = report
         .evidence

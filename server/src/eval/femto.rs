@@ -10,7 +10,6 @@ use crate::archive::read_windows;
 use crate::replay::describe_evidence;
 use anyhow::Context;
 use snn_engine::{ModelConfig, Reading, Timestamp};
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -88,18 +87,16 @@ pub fn run(dir: &Path, out: &Path, config: &ModelConfig, seed: u64, w: &mut impl
 
         let mut model = WindowModel::new(&name, &channels, learn, config, seed)?;
         let mut scores = Vec::with_capacity(n);
-        let mut reports = BTreeMap::new();
+        let mut reports = Vec::with_capacity(n);
         let model_flags: Vec<(bool, bool)> = snaps
             .iter()
             .enumerate()
             .map(|(k, s)| {
                 let (raised, open, score) = model.step(at(k), s);
                 scores.push(score);
-                let was_raised = raised.is_some();
-                if let Some(report) = raised {
-                    reports.insert(k, report);
-                }
-                (was_raised, open)
+                let flags = (raised.is_some(), open);
+                reports.push(raised);
+                flags
             })
             .collect();
 
@@ -114,20 +111,26 @@ pub fn run(dir: &Path, out: &Path, config: &ModelConfig, seed: u64, w: &mut impl
         write_trace(&out.join("femto").join(format!("{name}.csv")), &scores, &model_flags, &rms_values, &rms_flags)?;
 
         let life_h = n as f64 * SNAPSHOT_SECONDS / 3600.0;
-        for (det, flags) in [("spikewatch", &model_flags), ("rms alarm", &rms_flags)] {
+        for (det, flags, reports) in [("spikewatch", &model_flags, Some(&reports)), ("rms alarm", &rms_flags, None)] {
             let eps = episodes(flags);
             match warning(&eps) {
-                Some((k, before)) => writeln!(
-                    w,
-                    "{:<12} {:<11} {:>9} {:>9.1}% {:>11.2}h {:>10} {:>9}",
-                    name,
-                    det,
-                    k,
-                    100.0 * k as f64 / n as f64,
-                    (n - k) as f64 * SNAPSHOT_SECONDS / 3600.0,
-                    eps.len(),
-                    before
-                )?,
+                Some((k, before)) => {
+                    writeln!(
+                        w,
+                        "{:<12} {:<11} {:>9} {:>9.1}% {:>11.2}h {:>10} {:>9}",
+                        name,
+                        det,
+                        k,
+                        100.0 * k as f64 / n as f64,
+                        (n - k) as f64 * SNAPSHOT_SECONDS / 3600.0,
+                        eps.len(),
+                        before
+                    )?;
+                    // What the warning's alert saw, so a step at the end of running in can be told from wear.
+                    if let Some(report) = reports.and_then(|r| r[k].as_ref()) {
+                        writeln!(w, "  {name}: {det}'s warning: {}", describe_evidence(report))?;
+                    }
+                }
                 None => writeln!(
                     w,
                     "{:<12} {:<11} {:>9} {:>10} {:>12} {:>10} {:>9}",
@@ -147,10 +150,6 @@ pub fn run(dir: &Path, out: &Path, config: &ModelConfig, seed: u64, w: &mut impl
             channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
             model.dropped()
         )?;
-        // What spikewatch's warning saw, so a step at the end of running in can be told from wear.
-        if let Some(report) = warning(&episodes(&model_flags)).and_then(|(k, _)| reports.get(&k)) {
-            writeln!(w, "  {name}: spikewatch's warning: {}", describe_evidence(report))?;
-        }
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -247,8 +246,11 @@ mod tests {
         run(&dir, &root.join("out"), &ModelConfig::default(), 7, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         std::fs::remove_dir_all(&root).ok();
-        let row: Vec<&str> =
-            text.lines().find(|l| l.starts_with("bearing_test spikewatch")).unwrap().split_whitespace().collect();
+        let row: Vec<&str> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|words| words.starts_with(&["bearing_test", "spikewatch"]))
+            .unwrap();
         let warned_at: usize = row[2].parse().unwrap_or_else(|_| panic!("no warning: {text}"));
         assert!(warned_at >= 100, "warned before the tone: {text}");
         let evidence = text.lines().find_map(|l| l.strip_prefix("  bearing_test: spikewatch's warning: ")).unwrap();

@@ -165,18 +165,17 @@ fn simulate(p: &Protocol, kind: Option<FaultKind>, config: &ModelConfig, seed: u
     let ticks = (p.duration_s / tick_s).round() as usize;
     for tick in 0..ticks {
         let t_s = tick as f64 * tick_s;
-        let faulty = |pump: usize| pump == 0 && kind.is_some() && t_s >= p.fault_start_s;
         let mut raised = vec![[false; 2]; p.pumps];
+        // The feature the evidence of the model's alert names first, per pump that raised one.
+        let mut named_first: Vec<Option<String>> = vec![None; p.pumps];
         for sample in sim.tick() {
             let Some(pump) = models.iter().position(|m| *m.asset() == sample.asset) else { continue };
             if channels.iter().any(|c| c.id == sample.channel) {
                 let outcome = models[pump].step(&sample.channel, sample.t, &sample.reading);
                 if let Some(AlertEvent::Raised(report)) = outcome.alert {
                     raised[pump][0] = true;
-                    if !faulty(pump) {
-                        let first = report.evidence.first().map(|e| format!("{}.{}", e.channel, e.feature));
-                        false_alarm_features.push(first.unwrap_or_else(|| "(no evidence)".to_owned()));
-                    }
+                    let first = report.evidence.first().map(|e| format!("{}.{}", e.channel, e.feature));
+                    named_first[pump] = Some(first.unwrap_or_else(|| "(no evidence)".to_owned()));
                 }
             }
             if let Reading::Window { samples, .. } = &sample.reading
@@ -198,9 +197,15 @@ fn simulate(p: &Protocol, kind: Option<FaultKind>, config: &ModelConfig, seed: u
         for (pump, detectors) in raised.iter().enumerate() {
             for (d, &r) in detectors.iter().enumerate() {
                 let run = &mut runs[pump][d];
-                match (r, faulty(pump)) {
+                let faulty = pump == 0 && kind.is_some() && t_s >= p.fault_start_s;
+                match (r, faulty) {
                     (false, _) => {}
-                    (true, false) => run.false_alarms += 1,
+                    (true, false) => {
+                        run.false_alarms += 1;
+                        if d == 0 {
+                            false_alarm_features.extend(named_first[pump].take());
+                        }
+                    }
                     (true, true) => _ = run.delay_s.get_or_insert(t_s - p.fault_start_s),
                 }
             }
