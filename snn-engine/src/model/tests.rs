@@ -600,9 +600,15 @@ fn operator_feedback_ends_a_condition_limit_breach_even_without_feedback_frames(
 /// peaks once learning slows down in monitoring, and every peak then looks new.
 fn motor_run(fault_from: u64, ticks: u64) -> (AssetModel, Vec<(u64, StepOutcome)>) {
     motor_run_with(ticks, 0.2, |tick, motor| {
-        let growth = if tick >= fault_from { ((tick - fault_from + 1) as f64 / 30.0).min(1.0) } else { 0.0 };
-        motor.sideband_db = Some(-55.0 + 25.0 * growth);
+        motor.sideband_db = Some(broken_bar_sideband_db(tick, fault_from));
     })
+}
+
+/// The sideband level of a motor whose bars break at `fault_from`: -55 dB before, rising to -30 dB
+/// over 30 ticks.
+fn broken_bar_sideband_db(tick: u64, fault_from: u64) -> f64 {
+    let growth = if tick >= fault_from { ((tick - fault_from + 1) as f64 / 30.0).min(1.0) } else { 0.0 };
+    -55.0 + 25.0 * growth
 }
 
 /// [`motor_run`] with the load cycling by `±load_swing` and the motor's sidebands and harmonics
@@ -710,8 +716,7 @@ fn a_pump_with_vibration_temperature_and_motor_current_detects_the_broken_bar_wi
         let load = 1.0 + 0.2 * (std::f64::consts::TAU * tick as f64 / 60.0).sin();
         motor.amplitude = 14.1 * load;
         motor.slip = 0.02 * load;
-        let growth = if tick >= fault_tick { ((tick - fault_tick + 1) as f64 / 30.0).min(1.0) } else { 0.0 };
-        motor.sideband_db = Some(-55.0 + 25.0 * growth);
+        motor.sideband_db = Some(broken_bar_sideband_db(tick, fault_tick));
         let (t, reading) = motor.window(CURRENT_FS as usize);
         out.push((tick, m.step(&current, Timestamp(t.0 + 250_000), &reading)));
         for (ch, t, r) in plant.next() {
