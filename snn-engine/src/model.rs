@@ -174,7 +174,7 @@ pub struct FeatureDeviation {
 
 /// Layout version of a serialised [`AssetModel`]; bump it whenever the model's state changes shape
 /// or meaning, so an old checkpoint is refused by name instead of restoring a different model.
-pub const STATE_VERSION: u32 = 6;
+pub const STATE_VERSION: u32 = 7;
 
 /// The version tag of a serialised model: written as [`STATE_VERSION`], read only if equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

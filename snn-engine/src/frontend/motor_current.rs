@@ -10,6 +10,14 @@
 //! chunks of about a second. So the front-end keeps a stream across windows: each window is
 //! mixed down by the tracked supply frequency to complex baseband, low-pass filtered and
 //! decimated to about 50 Hz, and the last `history_seconds` of baseband are analysed together.
+//!
+//! A healthy motor's sideband estimate wanders: a load that hunts for a few seconds reads as a
+//! burst several dB up for as long as it stays in the history. A broken bar's sidebands last. So
+//! the level reported is the median of the estimates of the last `sideband_median_seconds`: a
+//! burst that lifts the estimates for less than half that span does not move it, a lasting
+//! sideband shows fully once it has lifted them for half of it.
+
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +32,9 @@ pub const MAX_SAMPLE_RATE_HZ: f64 = 25_600.0;
 /// Shortest window accepted: four cycles of a 40 Hz supply, the least the per-window supply search
 /// can locate a carrier in.
 pub const MIN_WINDOW_SECONDS: f64 = 0.1;
+/// Longest `sideband_median_seconds` accepted: with windows of at least [`MIN_WINDOW_SECONDS`],
+/// the median never spans more than about 3,000 estimates.
+pub const MAX_SIDEBAND_MEDIAN_SECONDS: f64 = 300.0;
 /// Value of a ratio in dB when there is nothing to measure (no carrier, or an empty sideband band
 /// while the history is short): the floor 10·log10 of [`RATIO_FLOOR`].
 pub const FLOOR_DB: f64 = -120.0;
@@ -76,6 +87,9 @@ pub struct MotorCurrentParams {
     pub sideband_min_offset_hz: f64,
     /// ... to this one, on either side.
     pub sideband_max_offset_hz: f64,
+    /// `sideband_db` is the median of the estimates made over this many seconds (0: each estimate
+    /// as it is). Longer filters longer bursts and shows a new sideband later, after half of it.
+    pub sideband_median_seconds: f64,
     /// A window whose timestamp is further than this from where the previous window ended starts
     /// a new history (a gap, an overlap, a gateway restart).
     pub max_timing_error_ms: f64,
@@ -89,6 +103,7 @@ impl Default for MotorCurrentParams {
             supply_max_hz: 70.0,
             sideband_min_offset_hz: 0.5,
             sideband_max_offset_hz: 5.0,
+            sideband_median_seconds: 30.0,
             max_timing_error_ms: 2.0,
         }
     }
@@ -123,6 +138,9 @@ impl MotorCurrentParams {
                 "must be at most 10 and above sideband_min_offset_hz",
             ));
         }
+        if !ok(self.sideband_median_seconds, 0.0, MAX_SIDEBAND_MEDIAN_SECONDS) {
+            return Err(("motor_current.sideband_median_seconds", "must be in 0..=300"));
+        }
         if !ok(self.max_timing_error_ms, 0.0, 1_000.0) {
             return Err(("motor_current.max_timing_error_ms", "must be in 0..=1000"));
         }
@@ -145,7 +163,8 @@ pub struct MotorCurrent {
 }
 
 /// One uninterrupted stretch of the current: the mixer, the decimation filter and the baseband
-/// history. Every buffer is sized when the stream starts and never grows.
+/// history. Every buffer is sized when the stream starts and never grows, but the sideband
+/// estimates, which the median's span bounds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Stream {
     sample_rate_hz: f64,
@@ -171,6 +190,9 @@ struct Stream {
     baseband_head: usize,
     /// Baseband samples held, up to `baseband.len()`.
     baseband_filled: usize,
+    /// Sideband estimates made on a full history while the supply was present, as (time of the
+    /// window in microseconds, dB), oldest first, over the last `sideband_median_seconds`.
+    sideband_estimates: VecDeque<(i64, f64)>,
 }
 
 impl Stream {
@@ -191,6 +213,7 @@ impl Stream {
             baseband: vec![(0.0, 0.0); history],
             baseband_head: 0,
             baseband_filled: 0,
+            sideband_estimates: VecDeque::new(),
         }
     }
 
@@ -307,6 +330,31 @@ impl Stream {
         }
         Some((self.lo_hz + carrier_hz, ratio_db(f64::max(lower, upper), carrier)))
     }
+
+    /// Records `estimate`, made at `t_us`, and returns the median of the estimates of the last
+    /// `sideband_median_seconds`. While the history is still filling (after a start or a
+    /// restart), its estimates cover less of the band (see [`MotorCurrent::compute`]) and would
+    /// drag the median down, so they are returned as they are and not recorded.
+    fn sideband_median(&mut self, t_us: i64, estimate: f64, params: &MotorCurrentParams) -> f64 {
+        if self.baseband_filled < self.baseband.len() {
+            return estimate;
+        }
+        let span_us = (params.sideband_median_seconds * 1e6) as i64;
+        self.sideband_estimates.push_back((t_us, estimate));
+        while self.sideband_estimates.front().is_some_and(|&(t, _)| t_us - t > span_us) {
+            self.sideband_estimates.pop_front();
+        }
+        median(&self.sideband_estimates)
+    }
+}
+
+/// The median of the estimates' values (the mean of the middle two for an even count); the
+/// caller never passes none.
+fn median(estimates: &VecDeque<(i64, f64)>) -> f64 {
+    let mut v: Vec<f64> = estimates.iter().map(|&(_, db)| db).collect();
+    v.sort_unstable_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
 }
 
 impl MotorCurrent {
@@ -323,7 +371,8 @@ impl MotorCurrent {
     ///   Blackman-Harris main lobe, 4 bins of `1 / history` Hz) is left out, so while the
     ///   history is short the band starts further out: the estimate covers what the history
     ///   can resolve (4-5 Hz after one second, from 0.5 Hz after eight) and reads [`FLOOR_DB`]
-    ///   when it resolves nothing yet;
+    ///   when it resolves nothing yet. Once the history is full, the median of the estimates of
+    ///   the last `sideband_median_seconds`;
     /// - `harmonics_db`: energy of the 5th and 7th harmonics relative to the fundamental, in dB,
     ///   from this window (its first [`MAX_FFT_LEN`] samples when longer; a harmonic whose main
     ///   lobe reaches past Nyquist counts as nothing).
@@ -368,7 +417,7 @@ impl MotorCurrent {
         let (supply_hz, sideband_db) = stream.sidebands(params).unwrap_or((coarse_hz, FLOOR_DB));
         out[1] = supply_hz;
         if spectrum.share_of_line(coarse_hz) >= MIN_SUPPLY_SHARE {
-            out[2] = sideband_db;
+            out[2] = stream.sideband_median(t.0, sideband_db, params);
             out[3] = spectrum.harmonics_db(supply_hz);
         } else {
             out[2] = FLOOR_DB;

@@ -67,7 +67,7 @@ pub struct ModelConfig {
     /// The envelope is demodulated from this frequency up to Nyquist.
     pub envelope_band_min_hz: f64,
     /// Analysis of motor-current channels (`[model.motor_current]`: history length, supply search
-    /// range, sideband band, timing tolerance).
+    /// range, sideband band and median span, timing tolerance).
     pub motor_current: MotorCurrentParams,
 
     /// Z-scores are clipped to this many standard deviations.
@@ -421,6 +421,8 @@ mod tests {
             (MotorCurrentParams { supply_min_hz: 5.0, ..d }, "motor_current.supply_min_hz"),
             (MotorCurrentParams { sideband_min_offset_hz: 0.0, ..d }, "motor_current.sideband_min_offset_hz"),
             (MotorCurrentParams { sideband_max_offset_hz: 0.4, ..d }, "motor_current.sideband_max_offset_hz"),
+            (MotorCurrentParams { sideband_median_seconds: -1.0, ..d }, "motor_current.sideband_median_seconds"),
+            (MotorCurrentParams { sideband_median_seconds: 301.0, ..d }, "motor_current.sideband_median_seconds"),
             (MotorCurrentParams { max_timing_error_ms: -1.0, ..d }, "motor_current.max_timing_error_ms"),
         ] {
             let err = with(bad).validate().unwrap_err().to_string();

@@ -198,6 +198,45 @@ fn a_short_history_measures_only_what_it_resolves() {
 }
 
 #[test]
+fn a_sideband_burst_is_filtered_and_a_lasting_sideband_shows() {
+    // A healthy motor at -55 dB whose load hunts for 3 s (sidebands at -40 dB meanwhile), then,
+    // a minute later, a broken bar: sidebands at -35 dB from then on.
+    let run_with = |median_seconds: f64| {
+        let params = MotorCurrentParams { sideband_median_seconds: median_seconds, ..Default::default() };
+        let mut motor = Motor::new(17, 50.0, Some(-55.0));
+        let mut fe = MotorCurrent::default();
+        let mut out = Vec::new();
+        for second in 0..150 {
+            motor.sideband_db = Some(match second {
+                60..63 => -40.0,
+                120.. => -35.0,
+                _ => -55.0,
+            });
+            let (t, Reading::Window { samples, .. }) = motor.window(FS as usize) else { unreachable!() };
+            let mut f = [0.0; 4];
+            fe.compute(t, FS, &samples, &params, &mut f);
+            out.push(f[2]);
+        }
+        out
+    };
+    let raw = run_with(0.0);
+    let median = run_with(30.0);
+    let burst = 60..120;
+    assert!(burst.clone().any(|s| raw[s] > -48.0), "the burst reaches the raw estimate");
+    for s in burst {
+        assert!((median[s] + 55.0).abs() < 2.0, "second {s}: the burst moved the median to {}", median[s]);
+    }
+    // The raw estimates read the bar fully about 6 s after it starts (the history's window
+    // weighs its newest seconds little); half the span after that, the median is theirs.
+    assert!((raw[127] + 35.0).abs() < 3.0, "raw estimate 7 s after: {}", raw[127]);
+    assert!(median[127] < -50.0, "the median waits for half its span: {}", median[127]);
+    for (s, level) in median.iter().enumerate().skip(142) {
+        assert!((level + 35.0).abs() < 3.0, "second {s}: the lasting sideband reads {level}");
+    }
+    assert!(median[..10] == raw[..10], "while the history fills, the estimate is as it is");
+}
+
+#[test]
 fn harmonics_are_the_5th_and_7th_over_the_fundamental() {
     let out = run(&mut MotorCurrent::default(), &mut Motor::new(4, 50.0, None), 3);
     let expected = 10.0 * (10f64.powf(-2.5) + 10f64.powf(-3.0)).log10();
