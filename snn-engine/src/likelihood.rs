@@ -159,11 +159,17 @@ impl Distribution {
         }
     }
 
-    /// Adds a step, re-estimating every `reestimate_every` steps.
+    /// Adds a step, re-estimating every `reestimate_every` steps, and at every step while the
+    /// history holds fewer than that. A short history is the last steps of a short warm-up, scored
+    /// while the model learned at the warm-up rate, which follows the input more closely than
+    /// monitoring does: an estimate of it left standing for `reestimate_every` steps judged the
+    /// first minutes of monitoring (a load cycle's extremes, scored a little higher) against too
+    /// narrow a distribution. Re-estimating a short history is cheap.
     fn learn(&mut self, short_mean: f64, params: &LikelihoodParams) {
         self.push(short_mean, params);
         self.since_estimate += 1;
-        if self.since_estimate >= params.reestimate_every {
+        let young = (self.history.len() as u64) < params.reestimate_every;
+        if young || self.since_estimate >= params.reestimate_every {
             self.estimate(params);
         }
     }
@@ -263,6 +269,26 @@ mod tests {
         let last = l.update(0.6, false);
         assert!(last.log_likelihood < 0.1, "{last:?}");
         assert_eq!(last.versus_normal, 1.0);
+    }
+
+    #[test]
+    fn a_short_history_is_reestimated_at_every_step_then_every_reestimate_every() {
+        // 4 warm-up steps, re-estimating every 10: the history is short for the next 5 steps.
+        let mut l = AnomalyLikelihood::new(params());
+        for _ in 0..4 {
+            l.record(0.1);
+        }
+        let means: Vec<f64> = (0..16)
+            .map(|_| {
+                l.update(0.3, true);
+                l.mean()
+            })
+            .collect();
+        // Each of the first 5 updates moves the estimate as the scores rise ...
+        assert!(means[..5].windows(2).all(|w| w[1] > w[0]) && means[0] > 0.1, "{means:?}");
+        // ... then, with 10 steps held, it stands until 10 more steps have come.
+        assert!(means[5..14].iter().all(|&m| m == means[4]), "{means:?}");
+        assert!(means[14] > means[4], "{means:?}");
     }
 
     #[test]

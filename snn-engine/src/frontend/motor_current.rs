@@ -163,8 +163,8 @@ pub struct MotorCurrent {
 }
 
 /// One uninterrupted stretch of the current: the mixer, the decimation filter and the baseband
-/// history. Every buffer is sized when the stream starts and never grows, but the sideband
-/// estimates, which the median's span bounds.
+/// history. Every buffer but the sideband estimates (which the median's span bounds) is sized when
+/// the stream starts and never grows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Stream {
     sample_rate_hz: f64,

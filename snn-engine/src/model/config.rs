@@ -145,7 +145,8 @@ pub struct ModelConfig {
     pub likelihood_short_window: usize,
     /// Steps of history the long-run score distribution is estimated over.
     pub likelihood_long_window: usize,
-    /// The long-run distribution is re-estimated every this many steps.
+    /// The long-run distribution is re-estimated every this many steps (at every step while it
+    /// holds fewer steps than this).
     pub likelihood_reestimate_steps: u32,
     /// Floor on the long-run standard deviation of the raw score.
     pub likelihood_std_floor: f64,
