@@ -179,7 +179,16 @@ async fn client_certificates_are_presented_and_required_over(protocol: MqttProto
     let config = MqttConfig { protocol, ..broker.config("mtls-src", true) };
     let source = tokio::spawn(run_mqtt_source(config, tx, stats.clone(), shutdown));
     let (publisher, mut events) = AsyncClient::new(broker.config("mtls-pub", true).mqtt_options().unwrap(), 16);
-    let publisher_loop = tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    // The publisher's event loop keeps polling after an error, which reconnects: one failed
+    // connection attempt (seen once in CI, before the broker had logged the publisher at all) must
+    // not end it, or every publish after it fails with the request channel closed.
+    let publisher_loop = tokio::spawn(async move {
+        loop {
+            if events.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
     // Published until one arrives: the subscription may not be in place for the first ones.
     let reading = timeout(GUARD, async {
         loop {
