@@ -15,7 +15,9 @@
 //! burst several dB up for as long as it stays in the history. A broken bar's sidebands last. So
 //! the level reported is the median of the estimates of the last `sideband_median_seconds`: a
 //! burst that lifts the estimates for less than half that span does not move it, a lasting
-//! sideband shows fully once it has lifted them for half of it.
+//! sideband shows fully once it has lifted them for half of it. When the history restarts (a gap,
+//! a new sample rate, a drive changing speed) the estimates go with it, so for about half the span
+//! after the new history fills, the median filters less.
 
 use std::collections::VecDeque;
 
@@ -33,7 +35,7 @@ pub const MAX_SAMPLE_RATE_HZ: f64 = 25_600.0;
 /// can locate a carrier in.
 pub const MIN_WINDOW_SECONDS: f64 = 0.1;
 /// Longest `sideband_median_seconds` accepted: with windows of at least [`MIN_WINDOW_SECONDS`],
-/// the median never spans more than about 3,000 estimates.
+/// the median never spans more than 3,001 estimates.
 pub const MAX_SIDEBAND_MEDIAN_SECONDS: f64 = 300.0;
 /// Value of a ratio in dB when there is nothing to measure (no carrier, or an empty sideband band
 /// while the history is short): the floor 10·log10 of [`RATIO_FLOOR`].
@@ -335,13 +337,19 @@ impl Stream {
     /// `sideband_median_seconds`. While the history is still filling (after a start or a
     /// restart), its estimates cover less of the band (see [`MotorCurrent::compute`]) and would
     /// drag the median down, so they are returned as they are and not recorded.
+    ///
+    /// A span holds at most one estimate per [`MIN_WINDOW_SECONDS`]: a gateway clock that lags its
+    /// windows (each accepted within `max_timing_error_ms`) must not let the estimates pile up.
     fn sideband_median(&mut self, t_us: i64, estimate: f64, params: &MotorCurrentParams) -> f64 {
         if self.baseband_filled < self.baseband.len() {
             return estimate;
         }
         let span_us = (params.sideband_median_seconds * 1e6) as i64;
+        let most = (params.sideband_median_seconds / MIN_WINDOW_SECONDS) as usize + 1;
         self.sideband_estimates.push_back((t_us, estimate));
-        while self.sideband_estimates.front().is_some_and(|&(t, _)| t_us - t > span_us) {
+        while self.sideband_estimates.len() > most
+            || self.sideband_estimates.front().is_some_and(|&(t, _)| t_us - t > span_us)
+        {
             self.sideband_estimates.pop_front();
         }
         median(&self.sideband_estimates)

@@ -237,6 +237,25 @@ fn a_sideband_burst_is_filtered_and_a_lasting_sideband_shows() {
 }
 
 #[test]
+fn a_clock_that_lags_its_windows_cannot_pile_up_sideband_estimates() {
+    // 0.1 s windows that all carry the same time, each within the 1 s timing tolerance of where
+    // the previous one ended: the history continues, but a 1 s median keeps at most 11 estimates.
+    let params =
+        MotorCurrentParams { sideband_median_seconds: 1.0, max_timing_error_ms: 1_000.0, ..Default::default() };
+    let mut motor = Motor::new(18, 50.0, Some(-40.0));
+    let mut fe = MotorCurrent::default();
+    let mut out = [0.0; 4];
+    let mut t0 = None;
+    for _ in 0..200 {
+        let (t, Reading::Window { samples, .. }) = motor.window(FS as usize / 10) else { unreachable!() };
+        fe.compute(*t0.get_or_insert(t), FS, &samples, &params, &mut out);
+    }
+    assert_eq!(stream(&fe).baseband_filled, stream(&fe).baseband.len(), "the history continued");
+    assert_eq!(stream(&fe).sideband_estimates.len(), 11);
+    assert!((out[2] + 40.0).abs() < 3.0, "{}", out[2]);
+}
+
+#[test]
 fn harmonics_are_the_5th_and_7th_over_the_fundamental() {
     let out = run(&mut MotorCurrent::default(), &mut Motor::new(4, 50.0, None), 3);
     let expected = 10.0 * (10f64.powf(-2.5) + 10f64.powf(-3.0)).log10();
